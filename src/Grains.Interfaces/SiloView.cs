@@ -1,0 +1,10 @@
+namespace OrleansScheduler;
+
+public sealed record SiloView(
+    string Id,
+    string Host,
+    DateTimeOffset StartedAt,
+    DateTimeOffset HeartbeatAt,
+    string Status,
+    int Capacity,
+    int RunningTasks);

@@ -1,0 +1,8 @@
+namespace OrleansScheduler;
+
+/// <summary>The request clashes with the task's current state (409): the id exists, or the task is
+/// in a status that does not allow the operation.</summary>
+public sealed class TaskConflictException(string taskId, string message) : Exception(message)
+{
+    public string TaskId { get; } = taskId;
+}

@@ -1,0 +1,10 @@
+namespace OrleansScheduler;
+
+/// <summary>One transition in a task's history.</summary>
+public sealed record TaskEvent(
+    DateTimeOffset At,
+    TaskStatus? From,
+    TaskStatus To,
+    string? SiloId,
+    int? Attempt,
+    string? Reason);

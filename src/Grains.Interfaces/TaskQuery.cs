@@ -1,0 +1,13 @@
+namespace OrleansScheduler;
+
+/// <summary>A page request over tasks in submission order.</summary>
+/// <param name="After">Cursor: the page starts after this position (from the previous page).</param>
+/// <param name="Offset">Rows to skip; cursors are the cheap way, offset is kept for seed 004.</param>
+public sealed record TaskQuery(TaskStatus? Status, string? Type, int Limit, long? After, int Offset)
+{
+    public const int DefaultLimit = 100;
+    public const int MaxLimit = 1000;
+}
+
+/// <param name="NextCursor">Null on the last page.</param>
+public sealed record TaskPage(IReadOnlyList<TaskSummary> Items, long? NextCursor);

@@ -1,0 +1,12 @@
+namespace OrleansScheduler;
+
+/// <summary>One row of a task listing.</summary>
+public sealed record TaskSummary(
+    string Id,
+    string Type,
+    TaskStatus Status,
+    int Priority,
+    int Attempts,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? StartedAt,
+    DateTimeOffset? CompletedAt);

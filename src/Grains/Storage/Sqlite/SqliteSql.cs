@@ -1,0 +1,164 @@
+namespace OrleansScheduler.Grains.Storage.Sqlite;
+
+/// <summary>Every runtime query of the SQLite store, in one place (the schema is sql/sqlite/).</summary>
+internal static class SqliteSql
+{
+    public const string Savepoint = "SAVEPOINT turn";
+    public const string ReleaseSavepoint = "RELEASE turn";
+    public const string RollbackToSavepoint = "ROLLBACK TO turn";
+
+    public const string AddToCount = "UPDATE status_counts SET count = count + $delta WHERE status = $status";
+
+    // -- submission
+    public const string TaskSeqAndStatusById = "SELECT seq, status FROM tasks WHERE id = $id";
+
+    public const string InsertTask = """
+        INSERT INTO tasks (id, type, status, priority, duration_ms, payload, run_at, timeout_ms,
+                           max_attempts, pending_deps, created_at, queued_at)
+        VALUES ($id, $type, $status, $priority, $duration_ms, $payload, $run_at, $timeout_ms,
+                $max_attempts, $pending_deps, $now, $queued_at)
+        RETURNING seq
+        """;
+
+    public const string InsertEdge = "INSERT OR IGNORE INTO task_edges (upstream, downstream) VALUES ($upstream, $downstream)";
+
+    public const string InsertEvent = """
+        INSERT INTO task_events (task, at, from_status, to_status, silo, attempt, reason)
+        VALUES ($task, $at, $from, $to, $silo, $attempt, $reason)
+        """;
+
+    // -- claims (the ConcurrencyGrain)
+    public const string FreeSlots = "SELECT slot_no FROM slots WHERE task IS NULL ORDER BY slot_no LIMIT $max";
+
+    public const string ReadyTasks = """
+        SELECT seq, id, type, duration_ms, payload, timeout_ms, attempts, max_attempts
+        FROM tasks WHERE status = 'QUEUED'
+        ORDER BY priority DESC, seq
+        LIMIT $max
+        """;
+
+    public const string StartAttempt = """
+        UPDATE tasks SET status = 'RUNNING', attempts = attempts + 1, worker_id = $silo,
+                         started_at = $now, version = version + 1
+        WHERE seq = $seq
+        """;
+
+    public const string HoldSlot = """
+        UPDATE slots SET task = $seq, attempt = $attempt, silo = $silo, leased_at = $now,
+                         lease_expires_at = $expires
+        WHERE slot_no = $slot
+        """;
+
+    public const string FreeSlot = """
+        UPDATE slots SET task = NULL, attempt = NULL, silo = NULL, leased_at = NULL, lease_expires_at = NULL
+        WHERE slot_no = $slot AND task = $seq
+        """;
+
+    public const string FreeSlotsOfTask = """
+        UPDATE slots SET task = NULL, attempt = NULL, silo = NULL, leased_at = NULL, lease_expires_at = NULL
+        WHERE task = $seq
+        """;
+
+    // -- ending attempts. The WHERE clause is the fence: only the live attempt of its silo matches.
+    public const string EndAttempt = """
+        UPDATE tasks SET status = $status, completed_at = $completed_at, queued_at = coalesce($queued_at, queued_at),
+                         result = $result, error = $error, version = version + 1
+        WHERE id = $id AND status = 'RUNNING' AND attempts = $attempt AND worker_id = $silo
+        RETURNING seq
+        """;
+
+    public const string HandBack = """
+        UPDATE tasks SET status = 'QUEUED', attempts = attempts - 1, worker_id = NULL, started_at = NULL,
+                         queued_at = $now, version = version + 1
+        WHERE id = $id AND status = 'RUNNING' AND attempts = $attempt AND worker_id = $silo
+        RETURNING seq
+        """;
+
+    public const string ReleaseDependents = """
+        UPDATE tasks SET pending_deps = pending_deps - 1, version = version + 1
+        WHERE status = 'WAITING' AND seq IN (SELECT downstream FROM task_edges WHERE upstream = $seq)
+        RETURNING seq, pending_deps, run_at
+        """;
+
+    public const string MarkReleased = """
+        UPDATE tasks SET status = $status, queued_at = $now, version = version + 1 WHERE seq = $seq
+        """;
+
+    public const string UnfinishedDescendants = """
+        WITH RECURSIVE d(seq) AS (
+            SELECT downstream FROM task_edges WHERE upstream = $seq
+            UNION
+            SELECT e.downstream FROM task_edges e JOIN d ON e.upstream = d.seq
+        )
+        SELECT t.seq, t.status FROM tasks t JOIN d ON t.seq = d.seq
+        WHERE t.status IN ('WAITING', 'SCHEDULED', 'QUEUED')
+        """;
+
+    public const string MarkUpstreamFailed = """
+        UPDATE tasks SET status = 'UPSTREAM_FAILED', completed_at = $now, error = $error, version = version + 1
+        WHERE seq = $seq
+        """;
+
+    // -- recovery at start-up
+    public const string RunningTasks = "SELECT id, attempts, max_attempts, worker_id FROM tasks WHERE status = 'RUNNING'";
+
+    public const string ResizeSlotsDown = "DELETE FROM slots WHERE slot_no > $limit AND task IS NULL";
+
+    public const string AddSlot = "INSERT OR IGNORE INTO slots (slot_no) VALUES ($slot)";
+
+    // -- reads
+    public const string TaskById = """
+        SELECT seq, id, type, status, priority, duration_ms, payload, run_at, timeout_ms, attempts,
+               max_attempts, worker_id, created_at, started_at, completed_at, result, error
+        FROM tasks WHERE id = $id
+        """;
+
+    public const string DependenciesOf = """
+        SELECT t.id, t.status FROM task_edges e JOIN tasks t ON t.seq = e.upstream
+        WHERE e.downstream = $seq ORDER BY t.seq
+        """;
+
+    public const string EventsOf = """
+        SELECT at, from_status, to_status, silo, attempt, reason FROM task_events
+        WHERE task = $seq ORDER BY seq
+        """;
+
+    public const string SummaryColumns =
+        "SELECT seq, id, type, status, priority, attempts, created_at, started_at, completed_at FROM tasks";
+
+    public const string Counts = "SELECT status, count FROM status_counts";
+
+    public const string SlotHolders = """
+        SELECT s.slot_no, t.id, s.silo, s.attempt, s.leased_at FROM slots s JOIN tasks t ON t.seq = s.task
+        ORDER BY s.slot_no
+        """;
+
+    public const string SlotCount = "SELECT count(*) FROM slots";
+
+    public const string CompletedSince = "SELECT count(*) FROM tasks WHERE status = 'COMPLETED' AND completed_at >= $since";
+
+    public const string RecentCompletions = """
+        SELECT started_at - queued_at, completed_at - started_at FROM tasks
+        WHERE status = 'COMPLETED' AND completed_at IS NOT NULL
+        ORDER BY completed_at DESC LIMIT 1000
+        """;
+
+    // -- membership
+    public const string UpsertSilo = """
+        INSERT INTO silos (id, host, started_at, heartbeat_at, status, capacity)
+        VALUES ($id, $host, $started_at, $now, 'ACTIVE', $capacity)
+        ON CONFLICT (id) DO UPDATE SET heartbeat_at = $now, status = 'ACTIVE', capacity = $capacity
+        """;
+
+    public const string Heartbeat = "UPDATE silos SET heartbeat_at = $now WHERE id = $id";
+
+    public const string StopSilo = "UPDATE silos SET status = 'STOPPED', heartbeat_at = $now WHERE id = $id";
+
+    public const string Silos = """
+        SELECT s.id, s.host, s.started_at, s.heartbeat_at, s.status, s.capacity,
+               (SELECT count(*) FROM slots WHERE silo = s.id AND task IS NOT NULL)
+        FROM silos s ORDER BY s.started_at DESC LIMIT 100
+        """;
+
+    public const string SilosAlive = "SELECT count(*) FROM silos WHERE status = 'ACTIVE' AND heartbeat_at >= $since";
+}

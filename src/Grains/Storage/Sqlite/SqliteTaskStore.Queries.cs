@@ -1,0 +1,278 @@
+using System.Text;
+using Microsoft.Data.Sqlite;
+
+namespace OrleansScheduler.Grains.Storage.Sqlite;
+
+public sealed partial class SqliteTaskStore
+{
+    public async Task<TaskView?> GetAsync(string id, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenReadAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = SqliteSql.TaskById;
+        command.Parameters.AddWithValue("$id", id);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return null;
+        }
+
+        var seq = reader.GetInt64(0);
+        var status = TaskStatusNames.Parse(reader.GetString(3));
+        var runAt = ToTime(reader.GetInt64OrNull(7));
+        var dependencies = ReadDependencies(connection, seq);
+        var blockedBy = status switch
+        {
+            TaskStatus.Waiting => WaitingOn(dependencies),
+            TaskStatus.Scheduled => new BlockedBy("run_at", $"scheduled to run at {runAt:O}", Until: runAt),
+            TaskStatus.Queued => WaitingForSlot(connection),
+            _ => null,
+        };
+
+        return new TaskView(
+            Id: reader.GetString(1),
+            Type: reader.GetString(2),
+            Status: status,
+            DurationMs: reader.GetInt64(5),
+            Dependencies: dependencies.Select(d => d.Id).ToList(),
+            Payload: ParseJson(reader.GetStringOrNull(6)),
+            Priority: reader.GetInt32(4),
+            RunAt: runAt,
+            TimeoutMs: reader.GetInt64OrNull(8),
+            Attempts: reader.GetInt32(9),
+            MaxAttempts: reader.GetInt32(10),
+            WorkerId: reader.GetStringOrNull(11),
+            CreatedAt: DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(12)),
+            StartedAt: ToTime(reader.GetInt64OrNull(13)),
+            CompletedAt: ToTime(reader.GetInt64OrNull(14)),
+            Result: ParseJson(reader.GetStringOrNull(15)),
+            Error: reader.GetStringOrNull(16),
+            BlockedBy: blockedBy);
+    }
+
+    public async Task<IReadOnlyList<TaskEvent>?> GetEventsAsync(string id, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenReadAsync(cancellationToken).ConfigureAwait(false);
+        long seq;
+        await using (var find = connection.CreateCommand())
+        {
+            find.CommandText = SqliteSql.TaskSeqAndStatusById;
+            find.Parameters.AddWithValue("$id", id);
+            if (await find.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is not long found)
+            {
+                return null;
+            }
+
+            seq = found;
+        }
+
+        await using var command = connection.CreateCommand();
+        command.CommandText = SqliteSql.EventsOf;
+        command.Parameters.AddWithValue("$seq", seq);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var events = new List<TaskEvent>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            events.Add(new TaskEvent(
+                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(0)),
+                reader.GetStringOrNull(1) is { } from ? TaskStatusNames.Parse(from) : null,
+                TaskStatusNames.Parse(reader.GetString(2)),
+                reader.GetStringOrNull(3),
+                reader.IsDBNull(4) ? null : reader.GetInt32(4),
+                reader.GetStringOrNull(5)));
+        }
+
+        return events;
+    }
+
+    public async Task<TaskPage> ListAsync(TaskQuery query, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        await using var connection = await OpenReadAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        // Only the filters given go into the SQL, so each shape can use its index
+        // (status, seq) or (type, seq) and stop after limit + 1 rows.
+        var sql = new StringBuilder(SqliteSql.SummaryColumns).Append(" WHERE seq > $after");
+        command.Parameters.AddWithValue("$after", query.After ?? 0);
+        if (query.Status is { } status)
+        {
+            sql.Append(" AND status = $status");
+            command.Parameters.AddWithValue("$status", status.ToName());
+        }
+
+        if (query.Type is { } type)
+        {
+            sql.Append(" AND type = $type");
+            command.Parameters.AddWithValue("$type", type);
+        }
+
+        sql.Append(" ORDER BY seq LIMIT $limit OFFSET $offset");
+        command.Parameters.AddWithValue("$limit", query.Limit + 1);
+        command.Parameters.AddWithValue("$offset", query.Offset);
+        command.CommandText = sql.ToString();
+
+        var items = new List<TaskSummary>(query.Limit);
+        long lastSeq = 0;
+        var more = false;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (items.Count == query.Limit)
+            {
+                more = true;
+                break;
+            }
+
+            lastSeq = reader.GetInt64(0);
+            items.Add(new TaskSummary(
+                reader.GetString(1),
+                reader.GetString(2),
+                TaskStatusNames.Parse(reader.GetString(3)),
+                reader.GetInt32(4),
+                reader.GetInt32(5),
+                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(6)),
+                ToTime(reader.GetInt64OrNull(7)),
+                ToTime(reader.GetInt64OrNull(8))));
+        }
+
+        return new TaskPage(items, more ? lastSeq : null);
+    }
+
+    public async Task<SchedulerStats> GetStatsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenReadAsync(cancellationToken).ConfigureAwait(false);
+        var now = _timeProvider.GetUtcNow();
+
+        var counts = new Dictionary<TaskStatus, long>();
+        long total = 0;
+        await using (var command = connection.CreateCommand())
+        {
+            command.CommandText = SqliteSql.Counts;
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var count = reader.GetInt64(1);
+                counts[TaskStatusNames.Parse(reader.GetString(0))] = count;
+                total += count;
+            }
+        }
+
+        var completedLastMinute = Scalar(connection, SqliteSql.CompletedSince, ("$since", (now - TimeSpan.FromMinutes(1)).ToUnixTimeMilliseconds()));
+        var silosAlive = (int)Scalar(connection, SqliteSql.SilosAlive, ("$since", (now - SiloLiveness).ToUnixTimeMilliseconds()));
+
+        var waits = new List<double>();
+        var runs = new List<double>();
+        await using (var command = connection.CreateCommand())
+        {
+            command.CommandText = SqliteSql.RecentCompletions;
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                if (!reader.IsDBNull(0))
+                {
+                    waits.Add(reader.GetInt64(0));
+                }
+
+                if (!reader.IsDBNull(1))
+                {
+                    runs.Add(reader.GetInt64(1));
+                }
+            }
+        }
+
+        return new SchedulerStats(
+            counts,
+            total,
+            ReadSlots(connection),
+            silosAlive,
+            new ThroughputView(completedLastMinute, Math.Round(completedLastMinute / 60.0, 2)),
+            new LatencyView(runs.Count, Percentile(waits, 0.50), Percentile(waits, 0.99), Percentile(runs, 0.50), Percentile(runs, 0.99)));
+    }
+
+    public async Task<SlotsView> GetSlotsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenReadAsync(cancellationToken).ConfigureAwait(false);
+        return ReadSlots(connection);
+    }
+
+    private static List<DependencyState> ReadDependencies(SqliteConnection connection, long seq)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = SqliteSql.DependenciesOf;
+        command.Parameters.AddWithValue("$seq", seq);
+        using var reader = command.ExecuteReader();
+        var dependencies = new List<DependencyState>();
+        while (reader.Read())
+        {
+            dependencies.Add(new DependencyState(reader.GetString(0), TaskStatusNames.Parse(reader.GetString(1))));
+        }
+
+        return dependencies;
+    }
+
+    private static BlockedBy WaitingOn(List<DependencyState> dependencies)
+    {
+        var unfinished = dependencies.Where(d => d.Status != TaskStatus.Completed).ToList();
+        var listed = string.Join(", ", unfinished.Take(10).Select(d => $"{d.Id} ({d.Status.ToName()})"));
+        var more = unfinished.Count > 10 ? $" and {unfinished.Count - 10} more" : "";
+        return new BlockedBy(
+            "dependencies",
+            $"waiting for {unfinished.Count} of {dependencies.Count} dependencies to complete: {listed}{more}",
+            Dependencies: unfinished);
+    }
+
+    private static BlockedBy WaitingForSlot(SqliteConnection connection)
+    {
+        var slots = ReadSlots(connection);
+        if (slots.InUse >= slots.Limit)
+        {
+            var holders = slots.Holders.Select(h => h.TaskId).ToList();
+            var listed = string.Join(", ", holders.Take(10));
+            var more = holders.Count > 10 ? $" and {holders.Count - 10} more" : "";
+            return new BlockedBy("slots", $"ready; all {slots.Limit} slots are held, by {listed}{more}", SlotHolders: holders);
+        }
+
+        return new BlockedBy("slots", $"ready; {slots.Limit - slots.InUse} of {slots.Limit} slots are free and a silo is about to claim one", SlotHolders: []);
+    }
+
+    private static SlotsView ReadSlots(SqliteConnection connection)
+    {
+        var limit = (int)Scalar(connection, SqliteSql.SlotCount);
+        using var command = connection.CreateCommand();
+        command.CommandText = SqliteSql.SlotHolders;
+        using var reader = command.ExecuteReader();
+        var holders = new List<SlotHolder>();
+        while (reader.Read())
+        {
+            holders.Add(new SlotHolder(reader.GetInt32(0), reader.GetString(1), reader.GetStringOrNull(2) ?? "",
+                reader.IsDBNull(3) ? 0 : reader.GetInt32(3), DateTimeOffset.FromUnixTimeMilliseconds(reader.IsDBNull(4) ? 0 : reader.GetInt64(4))));
+        }
+
+        return new SlotsView(limit, holders.Count, holders);
+    }
+
+    private static long Scalar(SqliteConnection connection, string sql, params (string Name, object Value)[] parameters)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+
+        return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private static DateTimeOffset? ToTime(long? ms) => ms is { } value ? DateTimeOffset.FromUnixTimeMilliseconds(value) : null;
+
+    private static double? Percentile(List<double> values, double p)
+    {
+        if (values.Count == 0)
+        {
+            return null;
+        }
+
+        values.Sort();
+        return values[(int)Math.Min(values.Count - 1, Math.Ceiling(p * values.Count) - 1)];
+    }
+}

@@ -1,0 +1,49 @@
+namespace OrleansScheduler.Grains.Storage.Sqlite;
+
+public sealed partial class SqliteTaskStore
+{
+    /// <summary>A silo whose heartbeat is older than this is not counted as alive.</summary>
+    private static readonly TimeSpan SiloLiveness = TimeSpan.FromSeconds(30);
+
+    public Task RegisterSiloAsync(SiloView silo, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(silo);
+        return Writer.RunAsync(turn => turn.Command(SqliteSql.UpsertSilo)
+            .Bind("$id", silo.Id)
+            .Bind("$host", silo.Host)
+            .Bind("$started_at", silo.StartedAt.ToUnixTimeMilliseconds())
+            .Bind("$now", turn.NowMs)
+            .Bind("$capacity", silo.Capacity)
+            .ExecuteNonQuery());
+    }
+
+    public Task HeartbeatAsync(string siloId, CancellationToken cancellationToken) =>
+        Writer.RunAsync(turn => turn.Command(SqliteSql.Heartbeat).Bind("$id", siloId).Bind("$now", turn.NowMs).ExecuteNonQuery());
+
+    public Task MarkSiloStoppedAsync(string siloId, CancellationToken cancellationToken) =>
+        Writer.RunAsync(turn => turn.Command(SqliteSql.StopSilo).Bind("$id", siloId).Bind("$now", turn.NowMs).ExecuteNonQuery());
+
+    public async Task<IReadOnlyList<SiloView>> GetSilosAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenReadAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = SqliteSql.Silos;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var now = _timeProvider.GetUtcNow();
+        var silos = new List<SiloView>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var heartbeat = DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(3));
+            var status = reader.GetString(4);
+            if (status == "ACTIVE" && now - heartbeat > SiloLiveness)
+            {
+                status = "DEAD";
+            }
+
+            silos.Add(new SiloView(reader.GetString(0), reader.GetString(1), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(2)),
+                heartbeat, status, reader.GetInt32(5), reader.GetInt32(6)));
+        }
+
+        return silos;
+    }
+}

@@ -1,0 +1,72 @@
+using Microsoft.Data.Sqlite;
+
+namespace OrleansScheduler.Grains.Storage.Sqlite;
+
+/// <summary>What a turn sees: the writer's open transaction, its prepared commands, the turn's
+/// clock reading, and the status counter deltas it makes.</summary>
+internal sealed class SqliteTurn(SqliteConnection connection, Dictionary<string, SqliteCommand> commands)
+{
+    private readonly long[] _turnDeltas = new long[TaskStatusNames.All.Count];
+    private readonly long[] _batchDeltas = new long[TaskStatusNames.All.Count];
+
+    public SqliteTransaction Transaction { get; set; } = null!;
+
+    public DateTimeOffset Now { get; set; }
+
+    public long NowMs => Now.ToUnixTimeMilliseconds();
+
+    /// <summary>Set when the batch's commit may have made work available.</summary>
+    public bool WorkAvailable { get; set; }
+
+    /// <summary>A command prepared once per writer connection and reused: SQLite keeps the compiled
+    /// statement as long as the text is unchanged.</summary>
+    public SqliteCommand Command(string sql)
+    {
+        if (!commands.TryGetValue(sql, out var command))
+        {
+            command = connection.CreateCommand();
+            command.CommandText = sql;
+            commands[sql] = command;
+        }
+
+        command.Transaction = Transaction;
+        return command;
+    }
+
+    public void Count(TaskStatus status, long delta) => _turnDeltas[(int)status] += delta;
+
+    public void Move(TaskStatus from, TaskStatus to)
+    {
+        _turnDeltas[(int)from]--;
+        _turnDeltas[(int)to]++;
+    }
+
+    internal void KeepTurnDeltas()
+    {
+        for (var i = 0; i < _turnDeltas.Length; i++)
+        {
+            _batchDeltas[i] += _turnDeltas[i];
+            _turnDeltas[i] = 0;
+        }
+    }
+
+    internal void DropTurnDeltas() => Array.Clear(_turnDeltas);
+
+    /// <summary>Writes the batch's counter deltas: one UPDATE per status that changed.</summary>
+    internal void FlushDeltas()
+    {
+        for (var i = 0; i < _batchDeltas.Length; i++)
+        {
+            if (_batchDeltas[i] != 0)
+            {
+                Command(SqliteSql.AddToCount)
+                    .Bind("$status", ((TaskStatus)i).ToName())
+                    .Bind("$delta", _batchDeltas[i])
+                    .ExecuteNonQuery();
+                _batchDeltas[i] = 0;
+            }
+        }
+    }
+
+    internal void Reset() => Array.Clear(_batchDeltas);
+}

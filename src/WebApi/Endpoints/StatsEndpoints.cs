@@ -1,0 +1,30 @@
+namespace OrleansScheduler.WebApi.Endpoints;
+
+/// <summary>Counters, slots, silos: /api/stats (and the seeds' /stats), /api/workers.</summary>
+public static class StatsEndpoints
+{
+    public static IEndpointRouteBuilder MapStatsEndpoints(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/api/stats", Stats).WithTags("Monitoring");
+        app.MapGet("/stats", Stats).WithTags("Monitoring");
+        app.MapGet("/api/workers", Workers).WithTags("Monitoring");
+        return app;
+    }
+
+    private static async Task<IResult> Stats(IGrainFactory grains, CancellationToken cancellationToken)
+    {
+        var stats = await grains.GetCatalogGrain().GetStatsAsync(cancellationToken);
+        return TypedResults.Ok(new
+        {
+            counts = TaskStatusNames.All.ToDictionary(n => n, n => stats.Counts.GetValueOrDefault(TaskStatusNames.Parse(n))),
+            stats.Total,
+            stats.Slots,
+            stats.SilosAlive,
+            stats.Throughput,
+            stats.Latency,
+        });
+    }
+
+    private static async Task<IResult> Workers(IGrainFactory grains, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await grains.GetCatalogGrain().GetSilosAsync(cancellationToken));
+}

@@ -1,0 +1,224 @@
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.Extensions.Options;
+using OrleansScheduler.Grains.Dag;
+using OrleansScheduler.WebApi.Requests;
+
+namespace OrleansScheduler.WebApi.Endpoints;
+
+/// <summary>The task API, at /api/tasks and at the seeds' /tasks.</summary>
+public static class TaskEndpoints
+{
+    public static IEndpointRouteBuilder MapTaskEndpoints(this IEndpointRouteBuilder app)
+    {
+        Map(app.MapGroup("/api/tasks").WithTags("Tasks"));
+        Map(app.MapGroup("/tasks").WithTags("Tasks (seed paths)"));
+        return app;
+    }
+
+    private static void Map(RouteGroupBuilder group)
+    {
+        group.MapPost("/", Submit)
+            .Accepts<TaskRequest>("application/json")
+            .Produces<SubmittedTask>(StatusCodes.Status201Created)
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
+        group.MapPost("/batch", SubmitBatch)
+            .Accepts<TaskRequest[]>("application/json")
+            .Produces<SubmittedTask[]>(StatusCodes.Status201Created)
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
+        group.MapGet("/", List).Produces<TaskSummary[]>().ProducesValidationProblem();
+        group.MapGet("/{id}", Get).Produces<TaskView>().ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapGet("/{id}/events", Events).Produces<TaskEvent[]>().ProducesProblem(StatusCodes.Status404NotFound);
+    }
+
+    private static async Task<IResult> Submit(HttpContext context, IGrainFactory grains, IOptions<ApiOptions> options, CancellationToken cancellationToken)
+    {
+        var (document, problem) = await JsonBody.ReadAsync(context.Request, options.Value.MaxTaskBodyBytes, cancellationToken);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        using (document)
+        {
+            var errors = new Dictionary<string, List<string>>();
+            var spec = TaskRequestParser.Parse(document!.RootElement, "", options.Value.DefaultMaxAttempts, errors);
+            if (spec is not null && errors.Count == 0)
+            {
+                TaskSpecValidator.Validate(spec, "", errors);
+            }
+
+            if (spec is null || errors.Count > 0)
+            {
+                return ApiProblems.Validation(errors.ToDictionary(e => e.Key, e => e.Value.ToArray()));
+            }
+
+            var submitted = await grains.GetTaskGrain(spec.Id).SubmitAsync(spec, cancellationToken);
+            return TypedResults.Created(TaskLocation(context, submitted.Id), submitted);
+        }
+    }
+
+    private static async Task<IResult> SubmitBatch(HttpContext context, IGrainFactory grains, IOptions<ApiOptions> options, CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        var (document, problem) = await JsonBody.ReadAsync(context.Request, settings.MaxBatchBodyBytes, cancellationToken);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        using (document)
+        {
+            // Either a bare array or {"tasks": [...]}.
+            var root = document!.RootElement;
+            if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("tasks", out var tasks))
+            {
+                root = tasks;
+            }
+
+            if (root.ValueKind != JsonValueKind.Array)
+            {
+                return ApiProblems.Invalid("tasks", "must be an array of task objects (or an object with a \"tasks\" array)");
+            }
+
+            var count = root.GetArrayLength();
+            if (count == 0 || count > settings.MaxBatchTasks)
+            {
+                return ApiProblems.Invalid("tasks", $"must hold from 1 to {settings.MaxBatchTasks:N0} tasks, not {count:N0}");
+            }
+
+            var errors = new Dictionary<string, List<string>>();
+            var specs = new List<TaskSpec>(count);
+            var i = 0;
+            foreach (var element in root.EnumerateArray())
+            {
+                if (TaskRequestParser.Parse(element, $"tasks[{i}].", settings.DefaultMaxAttempts, errors) is { } spec)
+                {
+                    specs.Add(spec);
+                }
+
+                i++;
+                if (errors.Count >= 100)
+                {
+                    break; // Enough to act on; a 100,000-task batch should not answer with a million lines.
+                }
+            }
+
+            if (errors.Count > 0)
+            {
+                return ApiProblems.Validation(errors.ToDictionary(e => e.Key, e => e.Value.ToArray()));
+            }
+
+            var submitted = await grains.GetCatalogGrain().SubmitBatchAsync(specs, cancellationToken);
+            return TypedResults.Created((string?)null, submitted);
+        }
+    }
+
+    private static async Task<IResult> Get(string id, IGrainFactory grains, CancellationToken cancellationToken) =>
+        await grains.GetTaskGrain(id).GetAsync(cancellationToken) is { } task
+            ? TypedResults.Ok(task)
+            : ApiProblems.NotFound(id);
+
+    private static async Task<IResult> Events(string id, IGrainFactory grains, CancellationToken cancellationToken) =>
+        await grains.GetTaskGrain(id).GetEventsAsync(cancellationToken) is { } events
+            ? TypedResults.Ok(events)
+            : ApiProblems.NotFound(id);
+
+    private static async Task<IResult> List(
+        HttpContext context,
+        IGrainFactory grains,
+        string? status,
+        string? type,
+        string? limit,
+        string? cursor,
+        string? offset,
+        CancellationToken cancellationToken)
+    {
+        var errors = new Dictionary<string, string[]>();
+        TaskStatus? statusFilter = null;
+        if (status is not null)
+        {
+            if (TaskStatusNames.TryParse(status, out var parsed))
+            {
+                statusFilter = parsed;
+            }
+            else
+            {
+                errors["status"] = [$"'{status}' is not a status; use one of {string.Join(", ", TaskStatusNames.All)}"];
+            }
+        }
+
+        var pageSize = ParseInt(limit, "limit", 1, TaskQuery.MaxLimit, TaskQuery.DefaultLimit, errors);
+        var skip = ParseInt(offset, "offset", 0, 1_000_000, 0, errors);
+        long? after = null;
+        if (cursor is not null)
+        {
+            if (long.TryParse(cursor, NumberStyles.None, CultureInfo.InvariantCulture, out var position) && position > 0)
+            {
+                after = position;
+            }
+            else
+            {
+                errors["cursor"] = ["is not a cursor from a previous page's Link header"];
+            }
+        }
+
+        if (type is { Length: 0 or > TaskSpecValidator.MaxTypeLength })
+        {
+            errors["type"] = [$"must be 1 to {TaskSpecValidator.MaxTypeLength} characters"];
+        }
+
+        if (errors.Count > 0)
+        {
+            return ApiProblems.Validation(errors);
+        }
+
+        var page = await grains.GetCatalogGrain().ListAsync(new TaskQuery(statusFilter, type, pageSize, after, skip), cancellationToken);
+        if (page.NextCursor is { } next)
+        {
+            var query = new List<string>();
+            if (status is not null)
+            {
+                query.Add("status=" + Uri.EscapeDataString(status));
+            }
+
+            if (type is not null)
+            {
+                query.Add("type=" + Uri.EscapeDataString(type));
+            }
+
+            query.Add($"limit={pageSize}");
+            query.Add($"cursor={next}");
+            context.Response.Headers.Link = $"<{context.Request.PathBase}{context.Request.Path}?{string.Join('&', query)}>; rel=\"next\"";
+        }
+
+        return TypedResults.Ok(page.Items);
+    }
+
+    private static int ParseInt(string? text, string field, int min, int max, int fallback, Dictionary<string, string[]> errors)
+    {
+        if (text is null)
+        {
+            return fallback;
+        }
+
+        if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value >= min && value <= max)
+        {
+            return value;
+        }
+
+        errors[field] = [$"must be a whole number from {min} to {max}"];
+        return fallback;
+    }
+
+    private static string TaskLocation(HttpContext context, string id)
+    {
+        var path = context.Request.Path.Value!.TrimEnd('/');
+        return $"{context.Request.PathBase}{path}/{Uri.EscapeDataString(id)}";
+    }
+}

@@ -1,0 +1,50 @@
+using OrleansScheduler.Grains.Hosting;
+using OrleansScheduler.Silo;
+using OrleansScheduler.Silo.Hosting;
+using OrleansScheduler.WebApi;
+using OrleansScheduler.WebApi.Endpoints;
+using OrleansScheduler.WebApi.Health;
+using OrleansScheduler.WebApi.Requests;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.Configuration.AddSchedulerEnvironment();
+builder.WebHost.UseSchedulerUrls(builder.Configuration);
+
+builder.Services.ConfigureHttpJsonOptions(options => ApiJson.Configure(options.SerializerOptions));
+builder.Services.AddOptions<ApiOptions>().Bind(builder.Configuration.GetSection(ApiOptions.SectionName));
+builder.Services.AddProblemDetails();
+builder.Services.AddExceptionHandler<ApiExceptionHandler>();
+if (builder.Configuration.GetValue(SiloOptions.SectionName + ":" + nameof(SiloOptions.Enabled), true))
+{
+    builder.Services.AddSilo(builder.Configuration);
+}
+else
+{
+    builder.Services.AddGrains(builder.Configuration);
+}
+
+builder.Services.AddHealthChecks().AddCheck<StoreHealthCheck>("store", tags: ["ready"]);
+builder.Services.AddEndpointsApiExplorer();
+builder.Services.AddSwaggerGen();
+
+var app = builder.Build();
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+app.UseSwagger(options => options.RouteTemplate = "docs/{documentName}/swagger.json");
+app.UseSwaggerUI(options =>
+{
+    options.RoutePrefix = "docs";
+    options.SwaggerEndpoint("/docs/v1/swagger.json", "OrleansScheduler API v1");
+});
+
+app.MapTaskEndpoints();
+app.MapStatsEndpoints();
+app.MapSeedCompatibilityEndpoints();
+app.MapHealthChecks("/health/live", new() { Predicate = _ => false });
+app.MapHealthChecks("/health/ready", new() { Predicate = check => check.Tags.Contains("ready") });
+app.MapGet("/", () => Results.Redirect("/docs")).ExcludeFromDescription();
+
+app.Run();
+
+/// <summary>Visible to WebApplicationFactory in the tests.</summary>
+public partial class Program;
