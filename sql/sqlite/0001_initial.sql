@@ -23,6 +23,9 @@ CREATE TABLE tasks (
     completed_at  INTEGER,
     result        TEXT,
     error         TEXT,
+    -- Retry policy: the delay before retry n is min(max, base * 2^(n-1)), with jitter.
+    retry_backoff_ms      INTEGER NOT NULL DEFAULT 0,
+    retry_backoff_max_ms  INTEGER NOT NULL DEFAULT 0,
     version       INTEGER NOT NULL DEFAULT 0
 );
 
@@ -73,6 +76,18 @@ CREATE TABLE status_counts (
 INSERT INTO status_counts (status, count) VALUES
     ('WAITING', 0), ('SCHEDULED', 0), ('QUEUED', 0), ('RUNNING', 0),
     ('COMPLETED', 0), ('FAILED', 0), ('CANCELLED', 0), ('UPSTREAM_FAILED', 0);
+
+-- Durable timers, delivered as turns by whichever silo is alive. kind 'ready' makes a SCHEDULED
+-- task QUEUED (run_at reached, retry backoff over). Due times live here, so a reminder that fell
+-- due while every silo was down fires at the next start.
+CREATE TABLE reminders (
+    task    INTEGER NOT NULL,
+    kind    TEXT    NOT NULL,
+    due_at  INTEGER NOT NULL,
+    reason  TEXT,
+    PRIMARY KEY (task, kind)
+) WITHOUT ROWID;
+CREATE INDEX reminders_due ON reminders (due_at);
 
 -- Membership: each silo registers and heartbeats.
 CREATE TABLE silos (

@@ -11,6 +11,16 @@ public interface ITaskGrain
     /// dependency, cycle) or <see cref="TaskConflictException"/> (the id exists).</summary>
     Task<SubmittedTask> SubmitAsync(TaskSpec spec, CancellationToken cancellationToken = default);
 
+    /// <summary>Cancels a task that has not finished; a RUNNING one's handler is cancelled too and
+    /// its dependents become UPSTREAM_FAILED. Null when the task does not exist; throws
+    /// <see cref="TaskConflictException"/> when it is already terminal.</summary>
+    Task<TaskStatus?> CancelAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Re-arms a FAILED, CANCELLED or UPSTREAM_FAILED task with fresh attempts, and the
+    /// UPSTREAM_FAILED tasks below it. Null when the task does not exist; throws
+    /// <see cref="TaskConflictException"/> in any other status.</summary>
+    Task<TaskStatus?> RetryAsync(CancellationToken cancellationToken = default);
+
     /// <summary>Null when the task does not exist.</summary>
     Task<TaskView?> GetAsync(CancellationToken cancellationToken = default);
 

@@ -31,4 +31,12 @@ public sealed record TaskSpec(
     public const int DefaultMaxAttempts = 3;
     public const int MaxMaxAttempts = 100;
     public const long MaxTimeoutMs = 7 * 86_400_000L;
+    public const long MaxBackoffMs = 86_400_000;
+
+    /// <summary>Delay before the first retry; each further retry doubles it, up to
+    /// <see cref="RetryBackoffMaxMs"/>, with jitter. Null takes the scheduler's default.</summary>
+    public long? RetryBackoffMs { get; init; }
+
+    /// <summary>Cap on the retry delay. Null takes the scheduler's default.</summary>
+    public long? RetryBackoffMaxMs { get; init; }
 }

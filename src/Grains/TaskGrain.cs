@@ -21,6 +21,10 @@ internal sealed class TaskGrain(string id, ITaskStore store) : ITaskGrain
         return submitted[0];
     }
 
+    public Task<TaskStatus?> CancelAsync(CancellationToken cancellationToken = default) => store.CancelAsync(Id, cancellationToken);
+
+    public Task<TaskStatus?> RetryAsync(CancellationToken cancellationToken = default) => store.RetryAsync(Id, cancellationToken);
+
     public Task<TaskView?> GetAsync(CancellationToken cancellationToken = default) => store.GetAsync(Id, cancellationToken);
 
     public Task<IReadOnlyList<TaskEvent>?> GetEventsAsync(CancellationToken cancellationToken = default) =>

@@ -22,6 +22,25 @@ public static class TaskStateMachine
         : attempt < maxAttempts ? TaskStatus.Queued
         : TaskStatus.Failed;
 
+    /// <summary>Delay before retry <paramref name="attempt"/> + 1: base doubled per failed attempt,
+    /// capped, then "equal jitter" (a uniform draw from half to all of it) so tasks that failed
+    /// together do not retry in lockstep.</summary>
+    /// <param name="jitter">A draw from [0, 1).</param>
+    public static TimeSpan Backoff(int attempt, long baseMs, long maxMs, double jitter)
+    {
+        if (baseMs <= 0 || maxMs <= 0)
+        {
+            return TimeSpan.Zero;
+        }
+
+        var exponent = Math.Clamp(attempt - 1, 0, 30);
+        var full = Math.Min(maxMs, baseMs * Math.Pow(2, exponent));
+        return TimeSpan.FromMilliseconds(Math.Round(full / 2 + (full / 2 * jitter)));
+    }
+
+    /// <summary>A retry waits its backoff SCHEDULED, or goes straight to QUEUED without one.</summary>
+    public static TaskStatus Retrying(TimeSpan backoff) => backoff > TimeSpan.Zero ? TaskStatus.Scheduled : TaskStatus.Queued;
+
     /// <summary>Dependents of a task that ended in this status can never run.</summary>
     public static bool FailsDependents(TaskStatus status) =>
         status is TaskStatus.Failed or TaskStatus.Cancelled or TaskStatus.UpstreamFailed;

@@ -9,18 +9,39 @@ namespace OrleansScheduler.Silo;
 
 /// <summary>Runs claimed attempts on the thread pool and reports each outcome to its TaskGrain.
 /// Reports from many attempts are committed together by the store's group commit.</summary>
-public sealed partial class Executor(
-    IGrainFactory grains,
-    TaskHandlerRegistry handlers,
-    WorkSignal signal,
-    SiloIdentity silo,
-    TimeProvider timeProvider,
-    IOptions<SiloOptions> options,
-    ILogger<Executor> logger)
+public sealed partial class Executor
 {
     private readonly ConcurrentDictionary<string, Running> _running = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
+    private readonly IGrainFactory grains;
+    private readonly TaskHandlerRegistry handlers;
+    private readonly WorkSignal signal;
+    private readonly SiloIdentity silo;
+    private readonly TimeProvider timeProvider;
+    private readonly IOptions<SiloOptions> options;
+    private readonly ILogger<Executor> logger;
     private int _count;
+
+    public Executor(
+        IGrainFactory grains,
+        TaskHandlerRegistry handlers,
+        WorkSignal signal,
+        StoreEvents events,
+        SiloIdentity silo,
+        TimeProvider timeProvider,
+        IOptions<SiloOptions> options,
+        ILogger<Executor> logger)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        this.grains = grains;
+        this.handlers = handlers;
+        this.signal = signal;
+        this.silo = silo;
+        this.timeProvider = timeProvider;
+        this.options = options;
+        this.logger = logger;
+        events.RunningTaskCancelled += OnCancelled;
+    }
 
     /// <summary>Attempts running now.</summary>
     public int RunningCount => Volatile.Read(ref _count);
@@ -58,6 +79,24 @@ public sealed partial class Executor(
         }
     }
 
+    /// <summary>A user cancelled a RUNNING task: the store already ended it CANCELLED and freed its
+    /// slot, so the handler is stopped and nothing is reported.</summary>
+    private void OnCancelled(string taskId)
+    {
+        if (_running.TryGetValue(taskId, out var running))
+        {
+            running.CancelledByUser = true;
+            try
+            {
+                running.Cancellation.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // The attempt finished in the meantime.
+            }
+        }
+    }
+
     private async Task RunAsync(Running running)
     {
         var lease = running.Lease;
@@ -77,9 +116,20 @@ public sealed partial class Executor(
                     .ConfigureAwait(false);
                 return;
             }
+            catch (Exception) when (running.CancelledByUser)
+            {
+                LogCancelled(logger, lease.TaskId, lease.Attempt);
+                return;
+            }
             catch (Exception ex)
             {
                 outcome = AttemptOutcome.Failure(lease, ex.Message);
+            }
+
+            if (running.CancelledByUser)
+            {
+                LogCancelled(logger, lease.TaskId, lease.Attempt);
+                return;
             }
 
             var accepted = await grains.GetTaskGrain(lease.TaskId).ReportAsync(outcome, CancellationToken.None).ConfigureAwait(false);
@@ -136,6 +186,8 @@ public sealed partial class Executor(
         public CancellationTokenSource Cancellation { get; } = cancellation;
 
         public Task Completion { get; set; } = Task.CompletedTask;
+
+        public volatile bool CancelledByUser;
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Report of task {TaskId} attempt {Attempt} was rejected: the attempt is no longer the live one")]
@@ -143,6 +195,9 @@ public sealed partial class Executor(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Could not report task {TaskId} attempt {Attempt}; it will be recovered as a lost attempt")]
     private static partial void LogReportFailed(ILogger logger, Exception exception, string taskId, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} attempt {Attempt} was cancelled by a user; its handler was stopped")]
+    private static partial void LogCancelled(ILogger logger, string taskId, int attempt);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Grace period over; cancelling and handing back {Count} attempts")]
     private static partial void LogHandingBack(ILogger logger, int count);

@@ -45,6 +45,16 @@ public static class TaskSpecValidator
             Add(errors, prefix + "timeout_ms", $"must be from 1 to {TaskSpec.MaxTimeoutMs:N0} milliseconds");
         }
 
+        if (spec.RetryBackoffMs is < 0 or > TaskSpec.MaxBackoffMs)
+        {
+            Add(errors, prefix + "retry_backoff_ms", $"must be from 0 to {TaskSpec.MaxBackoffMs:N0} milliseconds");
+        }
+
+        if (spec.RetryBackoffMaxMs is { } cap && (cap < 0 || cap > TaskSpec.MaxBackoffMs || cap < (spec.RetryBackoffMs ?? 0)))
+        {
+            Add(errors, prefix + "retry_backoff_max_ms", $"must be from retry_backoff_ms to {TaskSpec.MaxBackoffMs:N0} milliseconds");
+        }
+
         for (var i = 0; i < spec.Dependencies.Count; i++)
         {
             var dependency = spec.Dependencies[i];

@@ -18,6 +18,7 @@ public static class GrainsServiceCollectionExtensions
         services.AddOptions<StorageOptions>().Bind(configuration.GetSection(StorageOptions.SectionName));
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<WorkSignal>();
+        services.TryAddSingleton<StoreEvents>();
         services.TryAddSingleton<ITaskStore, SqliteTaskStore>();
         services.TryAddSingleton<IGrainFactory, GrainFactory>();
         services.Insert(0, ServiceDescriptor.Singleton<IHostedService, StoreLifetime>());

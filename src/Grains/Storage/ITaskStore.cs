@@ -17,6 +17,18 @@ public interface ITaskStore : IAsyncDisposable
 
     Task<bool> HandBackAsync(AttemptLease lease, string reason, CancellationToken cancellationToken);
 
+    /// <summary>Null when the task does not exist; throws <see cref="TaskConflictException"/> when it
+    /// is already terminal.</summary>
+    Task<TaskStatus?> CancelAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>Null when the task does not exist; throws <see cref="TaskConflictException"/> unless
+    /// it is FAILED, CANCELLED or UPSTREAM_FAILED.</summary>
+    Task<TaskStatus?> RetryAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>Delivers the reminders due now (up to <paramref name="max"/>) and answers when the
+    /// next one falls due, or null when none is left.</summary>
+    Task<DateTimeOffset?> FireRemindersAsync(int max, CancellationToken cancellationToken);
+
     Task<TaskView?> GetAsync(string id, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<TaskEvent>?> GetEventsAsync(string id, CancellationToken cancellationToken);

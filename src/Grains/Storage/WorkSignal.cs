@@ -1,9 +1,7 @@
 namespace OrleansScheduler.Grains.Storage;
 
-/// <summary>Fired after a commit that may have made work available (a task became QUEUED or a slot
-/// was freed), so the dispatcher wakes at once instead of at its next poll. Any number of sets
-/// before a wait collapse into one wake-up.</summary>
-public sealed class WorkSignal
+/// <summary>A wake-up that any number of sets before a wait collapse into.</summary>
+public class Signal
 {
     private TaskCompletionSource _next = NewSource();
 
@@ -32,3 +30,7 @@ public sealed class WorkSignal
 
     private static TaskCompletionSource NewSource() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
+
+/// <summary>Fired after a commit that may have made work available (a task became QUEUED or a slot
+/// was freed), so the dispatcher wakes at once instead of at its next poll.</summary>
+public sealed class WorkSignal : Signal;

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using OrleansScheduler.Grains.Hosting;
 using OrleansScheduler.Silo.Handlers;
 using OrleansScheduler.Silo.Membership;
+using OrleansScheduler.Silo.Reminders;
 
 namespace OrleansScheduler.Silo.Hosting;
 
@@ -26,6 +27,7 @@ public static class SiloServiceCollectionExtensions
         services.TryAddSingleton<TaskHandlerRegistry>();
         services.TryAddSingleton<Executor>();
         services.AddHostedService<SiloMembership>();
+        services.AddHostedService<ReminderService>();
         services.AddHostedService<Dispatcher>();
         return services;
     }

@@ -34,6 +34,14 @@ public static class TaskEndpoints
         group.MapGet("/", List).Produces<TaskSummary[]>().ProducesValidationProblem();
         group.MapGet("/{id}", Get).Produces<TaskView>().ProducesProblem(StatusCodes.Status404NotFound);
         group.MapGet("/{id}/events", Events).Produces<TaskEvent[]>().ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapPost("/{id}/cancel", Cancel)
+            .Produces<SubmittedTask>()
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
+        group.MapPost("/{id}/retry", Retry)
+            .Produces<SubmittedTask>()
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
     }
 
     private static async Task<IResult> Submit(HttpContext context, IGrainFactory grains, IOptions<ApiOptions> options, CancellationToken cancellationToken)
@@ -127,6 +135,16 @@ public static class TaskEndpoints
     private static async Task<IResult> Events(string id, IGrainFactory grains, CancellationToken cancellationToken) =>
         await grains.GetTaskGrain(id).GetEventsAsync(cancellationToken) is { } events
             ? TypedResults.Ok(events)
+            : ApiProblems.NotFound(id);
+
+    private static async Task<IResult> Cancel(string id, IGrainFactory grains, CancellationToken cancellationToken) =>
+        await grains.GetTaskGrain(id).CancelAsync(cancellationToken) is { } status
+            ? TypedResults.Ok(new SubmittedTask(id, status))
+            : ApiProblems.NotFound(id);
+
+    private static async Task<IResult> Retry(string id, IGrainFactory grains, CancellationToken cancellationToken) =>
+        await grains.GetTaskGrain(id).RetryAsync(cancellationToken) is { } status
+            ? TypedResults.Ok(new SubmittedTask(id, status))
             : ApiProblems.NotFound(id);
 
     private static async Task<IResult> List(

@@ -11,7 +11,7 @@ public static class TaskRequestParser
     private static readonly HashSet<string> KnownFields =
     [
         "id", "task_id", "type", "task_type", "name", "duration_ms", "dependencies", "payload",
-        "priority", "run_at", "timeout_ms", "timeout", "max_attempts",
+        "priority", "run_at", "timeout_ms", "timeout", "max_attempts", "retry_backoff_ms", "retry_backoff_max_ms",
     ];
 
     public static TaskSpec? Parse(JsonElement task, string prefix, int defaultMaxAttempts, IDictionary<string, List<string>> errors)
@@ -49,6 +49,8 @@ public static class TaskRequestParser
         var dependencies = Dependencies(task, prefix, errors);
         var runAt = Time(task, "run_at", prefix, errors);
         var timeoutMs = Timeout(task, prefix, errors);
+        var backoffMs = Integer(task, "retry_backoff_ms", prefix, errors);
+        var backoffMaxMs = Integer(task, "retry_backoff_max_ms", prefix, errors);
         JsonElement? payload = task.TryGetProperty("payload", out var p) && p.ValueKind != JsonValueKind.Null ? p.Clone() : null;
 
         return new TaskSpec(
@@ -60,7 +62,11 @@ public static class TaskRequestParser
             (int)Math.Clamp(priority, int.MinValue, int.MaxValue),
             runAt,
             timeoutMs,
-            (int)Math.Clamp(maxAttempts, int.MinValue, int.MaxValue));
+            (int)Math.Clamp(maxAttempts, int.MinValue, int.MaxValue))
+        {
+            RetryBackoffMs = backoffMs,
+            RetryBackoffMaxMs = backoffMaxMs,
+        };
     }
 
     public static void Add(IDictionary<string, List<string>> errors, string field, string reason)

@@ -14,9 +14,9 @@ internal static class SqliteSql
 
     public const string InsertTask = """
         INSERT INTO tasks (id, type, status, priority, duration_ms, payload, run_at, timeout_ms,
-                           max_attempts, pending_deps, created_at, queued_at)
+                           max_attempts, pending_deps, created_at, queued_at, retry_backoff_ms, retry_backoff_max_ms)
         VALUES ($id, $type, $status, $priority, $duration_ms, $payload, $run_at, $timeout_ms,
-                $max_attempts, $pending_deps, $now, $queued_at)
+                $max_attempts, $pending_deps, $now, $queued_at, $backoff, $backoff_max)
         RETURNING seq
         """;
 
@@ -59,12 +59,16 @@ internal static class SqliteSql
         WHERE task = $seq
         """;
 
-    // -- ending attempts. The WHERE clause is the fence: only the live attempt of its silo matches.
+    // -- ending attempts. The fence: only the live attempt of its silo matches.
+    public const string FenceAttempt = """
+        SELECT seq, retry_backoff_ms, retry_backoff_max_ms FROM tasks
+        WHERE id = $id AND status = 'RUNNING' AND attempts = $attempt AND worker_id = $silo
+        """;
+
     public const string EndAttempt = """
         UPDATE tasks SET status = $status, completed_at = $completed_at, queued_at = coalesce($queued_at, queued_at),
                          result = $result, error = $error, version = version + 1
-        WHERE id = $id AND status = 'RUNNING' AND attempts = $attempt AND worker_id = $silo
-        RETURNING seq
+        WHERE seq = $seq
         """;
 
     public const string HandBack = """
@@ -97,6 +101,54 @@ internal static class SqliteSql
     public const string MarkUpstreamFailed = """
         UPDATE tasks SET status = 'UPSTREAM_FAILED', completed_at = $now, error = $error, version = version + 1
         WHERE seq = $seq
+        """;
+
+    // -- reminders (durable timers)
+    public const string SetReminder = """
+        INSERT INTO reminders (task, kind, due_at, reason) VALUES ($task, $kind, $due, $reason)
+        ON CONFLICT (task, kind) DO UPDATE SET due_at = excluded.due_at, reason = excluded.reason
+        """;
+
+    public const string DeleteReminders = "DELETE FROM reminders WHERE task = $task";
+
+    public const string DueReminders = """
+        SELECT r.task, r.kind, r.reason, t.status FROM reminders r JOIN tasks t ON t.seq = r.task
+        WHERE r.due_at <= $now ORDER BY r.due_at LIMIT $max
+        """;
+
+    public const string DeleteReminder = "DELETE FROM reminders WHERE task = $task AND kind = $kind";
+
+    public const string NextReminder = "SELECT min(due_at) FROM reminders";
+
+    public const string ReadyReminderOf = "SELECT due_at, reason FROM reminders WHERE task = $seq AND kind = 'ready'";
+
+    // -- cancel and retry
+    public const string TaskStateById = "SELECT seq, status, attempts, worker_id, run_at FROM tasks WHERE id = $id";
+
+    public const string Cancel = """
+        UPDATE tasks SET status = 'CANCELLED', completed_at = $now, error = $error, version = version + 1
+        WHERE seq = $seq
+        """;
+
+    public const string UpstreamsOf = """
+        SELECT t.seq, t.id, t.status FROM task_edges e JOIN tasks t ON t.seq = e.upstream WHERE e.downstream = $seq
+        """;
+
+    public const string Rearm = """
+        UPDATE tasks SET status = $status, attempts = 0, pending_deps = $pending, worker_id = NULL, started_at = NULL,
+                         completed_at = NULL, result = NULL, error = NULL, queued_at = $queued_at, version = version + 1
+        WHERE seq = $seq
+        """;
+
+    public const string UpstreamFailedDescendants = """
+        WITH RECURSIVE d(seq) AS (
+            SELECT e.downstream FROM task_edges e JOIN tasks t ON t.seq = e.downstream
+            WHERE e.upstream = $seq AND t.status = 'UPSTREAM_FAILED'
+            UNION
+            SELECT e.downstream FROM task_edges e JOIN d ON e.upstream = d.seq JOIN tasks t ON t.seq = e.downstream
+            WHERE t.status = 'UPSTREAM_FAILED'
+        )
+        SELECT seq FROM d
         """;
 
     // -- recovery at start-up

@@ -101,43 +101,57 @@ public sealed partial class SqliteTaskStore
     }
 
     /// <summary>Ends the live attempt of a task (fenced on attempt and silo), frees its slot, and
-    /// moves its dependents on: released when it COMPLETED, UPSTREAM_FAILED when it FAILED.</summary>
+    /// moves it and its dependents on: a success releases dependents; a failure with attempts left
+    /// waits out its backoff SCHEDULED (or goes straight back to QUEUED without one); the last
+    /// failure ends FAILED and makes every unfinished descendant UPSTREAM_FAILED.</summary>
     private static bool EndAttempt(SqliteTurn turn, string taskId, int attempt, int maxAttempts, string siloId,
         bool succeeded, JsonElement? result, string? error)
     {
-        var next = TaskStateMachine.AfterAttempt(succeeded, attempt, maxAttempts);
-        long seq;
-        using (var reader = turn.Command(SqliteSql.EndAttempt)
-            .Bind("$status", next.ToName())
-            .Bind("$completed_at", next.IsTerminal() ? turn.NowMs : null)
-            .Bind("$queued_at", next == TaskStatus.Queued ? turn.NowMs : null)
-            .Bind("$result", succeeded ? result?.GetRawText() : null)
-            .Bind("$error", error)
-            .Bind("$id", taskId)
-            .Bind("$attempt", attempt)
-            .Bind("$silo", siloId)
-            .ExecuteReader())
+        long seq, backoffMs, backoffMaxMs;
+        using (var reader = turn.Command(SqliteSql.FenceAttempt)
+            .Bind("$id", taskId).Bind("$attempt", attempt).Bind("$silo", siloId).ExecuteReader())
         {
             if (!reader.Read())
             {
                 return false;
             }
 
-            seq = reader.GetInt64(0);
+            (seq, backoffMs, backoffMaxMs) = (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
         }
 
+        var next = TaskStateMachine.AfterAttempt(succeeded, attempt, maxAttempts);
+        var backoff = TimeSpan.Zero;
+        if (next == TaskStatus.Queued)
+        {
+            backoff = TaskStateMachine.Backoff(attempt, backoffMs, backoffMaxMs, Random.Shared.NextDouble());
+            next = TaskStateMachine.Retrying(backoff);
+        }
+
+        turn.Command(SqliteSql.EndAttempt)
+            .Bind("$status", next.ToName())
+            .Bind("$completed_at", next.IsTerminal() ? turn.NowMs : null)
+            .Bind("$queued_at", next == TaskStatus.Queued ? turn.NowMs : null)
+            .Bind("$result", succeeded ? result?.GetRawText() : null)
+            .Bind("$error", error)
+            .Bind("$seq", seq)
+            .ExecuteNonQuery();
         turn.Command(SqliteSql.FreeSlotsOfTask).Bind("$seq", seq).ExecuteNonQuery();
         var reason = next switch
         {
             TaskStatus.Completed => "completed",
-            TaskStatus.Queued => $"attempt {attempt} of {maxAttempts} failed, will retry: {error}",
+            TaskStatus.Queued => $"attempt {attempt} of {maxAttempts} failed, retrying now: {error}",
+            TaskStatus.Scheduled => $"attempt {attempt} of {maxAttempts} failed, retrying after {backoff.TotalMilliseconds:0} ms: {error}",
             _ => $"attempt {attempt} of {maxAttempts} failed, no attempts left: {error}",
         };
         AddEvent(turn, seq, TaskStatus.Running, next, siloId, attempt, reason);
         turn.Move(TaskStatus.Running, next);
         turn.WorkAvailable = true;
 
-        if (next == TaskStatus.Completed)
+        if (next == TaskStatus.Scheduled)
+        {
+            SetReadyReminder(turn, seq, turn.Now + backoff, BackoffOver);
+        }
+        else if (next == TaskStatus.Completed)
         {
             ReleaseDependents(turn, seq);
         }
@@ -170,6 +184,10 @@ public sealed partial class SqliteTaskStore
             turn.Command(SqliteSql.MarkReleased).Bind("$status", status.ToName()).Bind("$now", turn.NowMs).Bind("$seq", dependent).ExecuteNonQuery();
             AddEvent(turn, dependent, TaskStatus.Waiting, status, null, null, "all dependencies completed");
             turn.Move(TaskStatus.Waiting, status);
+            if (status == TaskStatus.Scheduled)
+            {
+                SetReadyReminder(turn, dependent, DateTimeOffset.FromUnixTimeMilliseconds(runAt!.Value), RunAtReached);
+            }
         }
     }
 

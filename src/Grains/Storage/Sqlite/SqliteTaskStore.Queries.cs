@@ -24,7 +24,7 @@ public sealed partial class SqliteTaskStore
         var blockedBy = status switch
         {
             TaskStatus.Waiting => WaitingOn(dependencies),
-            TaskStatus.Scheduled => new BlockedBy("run_at", $"scheduled to run at {runAt:O}", Until: runAt),
+            TaskStatus.Scheduled => WaitingForReminder(connection, seq, runAt),
             TaskStatus.Queued => WaitingForSlot(connection),
             _ => null,
         };
@@ -219,6 +219,20 @@ public sealed partial class SqliteTaskStore
             "dependencies",
             $"waiting for {unfinished.Count} of {dependencies.Count} dependencies to complete: {listed}{more}",
             Dependencies: unfinished);
+    }
+
+    private static BlockedBy WaitingForReminder(SqliteConnection connection, long seq, DateTimeOffset? runAt)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = SqliteSql.ReadyReminderOf;
+        command.Parameters.AddWithValue("$seq", seq);
+        using var reader = command.ExecuteReader();
+        var until = reader.Read() ? DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(0)) : runAt;
+        var backoff = reader.HasRows && reader.GetStringOrNull(1) == BackoffOver;
+        var when = until?.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture);
+        return backoff
+            ? new BlockedBy("backoff", $"retry backoff after a failed attempt; next attempt at {when}", Until: until)
+            : new BlockedBy("run_at", $"scheduled to run at {when}", Until: until);
     }
 
     private static BlockedBy WaitingForSlot(SqliteConnection connection)

@@ -10,7 +10,7 @@ public sealed partial class SqliteTaskStore
         return Writer.RunAsync(turn => Submit(turn, plan));
     }
 
-    private static IReadOnlyList<SubmittedTask> Submit(SqliteTurn turn, DagPlan plan)
+    private IReadOnlyList<SubmittedTask> Submit(SqliteTurn turn, DagPlan plan)
     {
         var lookup = turn.Command(SqliteSql.TaskSeqAndStatusById);
         var existing = new List<string>();
@@ -87,6 +87,8 @@ public sealed partial class SqliteTaskStore
                 .Bind("$pending_deps", pending)
                 .Bind("$now", turn.NowMs)
                 .Bind("$queued_at", initial == TaskStatus.Queued ? turn.NowMs : null)
+                .Bind("$backoff", spec.RetryBackoffMs ?? (long)_scheduler.RetryBackoff.TotalMilliseconds)
+                .Bind("$backoff_max", spec.RetryBackoffMaxMs ?? (long)_scheduler.RetryBackoffMax.TotalMilliseconds)
                 .ExecuteScalar()!;
 
             foreach (var dependency in dependencies)
@@ -102,6 +104,11 @@ public sealed partial class SqliteTaskStore
                 _ => "submitted",
             };
             AddEvent(turn, seq, null, initial, null, null, reason);
+            if (initial == TaskStatus.Scheduled)
+            {
+                SetReadyReminder(turn, seq, spec.RunAt!.Value, RunAtReached);
+            }
+
             turn.Count(initial, 1);
             if (initial == TaskStatus.Queued)
             {

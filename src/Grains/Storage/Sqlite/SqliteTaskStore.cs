@@ -14,6 +14,7 @@ public sealed partial class SqliteTaskStore : ITaskStore
     private readonly SchedulerOptions _scheduler;
     private readonly TimeProvider _timeProvider;
     private readonly WorkSignal _signal;
+    private readonly StoreEvents _events;
     private readonly ILogger<SqliteTaskStore> _logger;
     private readonly string _path;
     private readonly string _readConnectionString;
@@ -25,8 +26,10 @@ public sealed partial class SqliteTaskStore : ITaskStore
         IOptions<SchedulerOptions> scheduler,
         TimeProvider timeProvider,
         WorkSignal signal,
-        ILogger<SqliteTaskStore> logger)
+        ILogger<SqliteTaskStore> logger,
+        StoreEvents? events = null)
     {
+        _events = events ?? new StoreEvents();
         _options = options.Value;
         _options.Validate();
         _scheduler = scheduler.Value;
@@ -90,7 +93,7 @@ public sealed partial class SqliteTaskStore : ITaskStore
         Execute(connection, "PRAGMA cache_size = -65536");
         SqliteMigrator.Apply(connection, _logger);
 
-        _writer = new SqliteWriter(connection, _timeProvider, _signal, _options.MaxTurnsPerCommit, _logger);
+        _writer = new SqliteWriter(connection, _timeProvider, _signal, _events, _options.MaxTurnsPerCommit, _logger);
         var recovered = await _writer.RunAsync(RecoverAndSizeSlots).WaitAsync(cancellationToken).ConfigureAwait(false);
         LogOpened(_logger, _path, _options.Synchronous, _scheduler.MaxConcurrentTasks, recovered);
     }

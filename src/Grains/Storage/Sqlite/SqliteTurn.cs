@@ -18,6 +18,16 @@ internal sealed class SqliteTurn(SqliteConnection connection, Dictionary<string,
     /// <summary>Set when the batch's commit may have made work available.</summary>
     public bool WorkAvailable { get; set; }
 
+    /// <summary>Set when the batch added reminders, so the reminder service looks again.</summary>
+    public bool RemindersChanged { get; set; }
+
+    private readonly List<string> _turnCancelled = [];
+
+    /// <summary>RUNNING tasks this batch cancelled, whose handlers must be stopped after commit.</summary>
+    public List<string> CancelledRunning { get; } = [];
+
+    public void CancelRunning(string taskId) => _turnCancelled.Add(taskId);
+
     /// <summary>A command prepared once per writer connection and reused: SQLite keeps the compiled
     /// statement as long as the text is unchanged.</summary>
     public SqliteCommand Command(string sql)
@@ -41,8 +51,10 @@ internal sealed class SqliteTurn(SqliteConnection connection, Dictionary<string,
         _turnDeltas[(int)to]++;
     }
 
-    internal void KeepTurnDeltas()
+    internal void KeepTurn()
     {
+        CancelledRunning.AddRange(_turnCancelled);
+        _turnCancelled.Clear();
         for (var i = 0; i < _turnDeltas.Length; i++)
         {
             _batchDeltas[i] += _turnDeltas[i];
@@ -50,7 +62,11 @@ internal sealed class SqliteTurn(SqliteConnection connection, Dictionary<string,
         }
     }
 
-    internal void DropTurnDeltas() => Array.Clear(_turnDeltas);
+    internal void DropTurn()
+    {
+        Array.Clear(_turnDeltas);
+        _turnCancelled.Clear();
+    }
 
     /// <summary>Writes the batch's counter deltas: one UPDATE per status that changed.</summary>
     internal void FlushDeltas()
@@ -68,5 +84,11 @@ internal sealed class SqliteTurn(SqliteConnection connection, Dictionary<string,
         }
     }
 
-    internal void Reset() => Array.Clear(_batchDeltas);
+    internal void Reset()
+    {
+        Array.Clear(_batchDeltas);
+        CancelledRunning.Clear();
+        WorkAvailable = false;
+        RemindersChanged = false;
+    }
 }

@@ -15,14 +15,16 @@ internal sealed partial class SqliteWriter : IAsyncDisposable
     private readonly SqliteTurn _context;
     private readonly TimeProvider _timeProvider;
     private readonly WorkSignal _signal;
+    private readonly StoreEvents _events;
     private readonly ILogger _logger;
     private readonly int _maxTurnsPerCommit;
     private readonly Task _loop;
 
     private const int SqliteConstraint = 19;
 
-    public SqliteWriter(SqliteConnection connection, TimeProvider timeProvider, WorkSignal signal, int maxTurnsPerCommit, ILogger logger)
+    public SqliteWriter(SqliteConnection connection, TimeProvider timeProvider, WorkSignal signal, StoreEvents events, int maxTurnsPerCommit, ILogger logger)
     {
+        _events = events;
         _connection = connection;
         _timeProvider = timeProvider;
         _signal = signal;
@@ -71,7 +73,6 @@ internal sealed partial class SqliteWriter : IAsyncDisposable
     {
         var context = _context;
         context.Reset();
-        context.WorkAvailable = false;
         try
         {
             using var transaction = _connection.BeginTransaction(deferred: false);
@@ -84,7 +85,7 @@ internal sealed partial class SqliteWriter : IAsyncDisposable
                 {
                     turn.Run(context);
                     context.Command(SqliteSql.ReleaseSavepoint).ExecuteNonQuery();
-                    context.KeepTurnDeltas();
+                    context.KeepTurn();
                 }
                 catch (Exception ex) when (ex is not SqliteException || ex is SqliteException { SqliteErrorCode: SqliteConstraint })
                 {
@@ -92,7 +93,7 @@ internal sealed partial class SqliteWriter : IAsyncDisposable
                     // Any other SQLite error (I/O, disk full, busy) aborts the whole batch below.
                     context.Command(SqliteSql.RollbackToSavepoint).ExecuteNonQuery();
                     context.Command(SqliteSql.ReleaseSavepoint).ExecuteNonQuery();
-                    context.DropTurnDeltas();
+                    context.DropTurn();
                     turn.Fail(ex);
                 }
             }
@@ -124,6 +125,16 @@ internal sealed partial class SqliteWriter : IAsyncDisposable
         if (context.WorkAvailable)
         {
             _signal.Set();
+        }
+
+        if (context.RemindersChanged)
+        {
+            _events.RemindersChanged.Set();
+        }
+
+        if (context.CancelledRunning.Count > 0)
+        {
+            _events.RaiseCancelled(context.CancelledRunning);
         }
     }
 

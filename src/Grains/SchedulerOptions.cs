@@ -11,12 +11,24 @@ public sealed class SchedulerOptions
     /// <summary>Never more tasks RUNNING at once than this, across the whole cluster.</summary>
     public int MaxConcurrentTasks { get; set; } = DefaultMaxConcurrentTasks;
 
+    /// <summary>Delay before a failed task's first retry, for tasks that do not set retry_backoff_ms.</summary>
+    public TimeSpan RetryBackoff { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Cap on the retry delay, for tasks that do not set retry_backoff_max_ms.</summary>
+    public TimeSpan RetryBackoffMax { get; set; } = TimeSpan.FromMinutes(5);
+
     public void Validate()
     {
         if (MaxConcurrentTasks is < 1 or > MaxSlots)
         {
             throw new InvalidOperationException(
                 $"{SectionName}:{nameof(MaxConcurrentTasks)} (MAX_CONCURRENT_TASKS) must be from 1 to {MaxSlots}, not {MaxConcurrentTasks}.");
+        }
+
+        if (RetryBackoff < TimeSpan.Zero || RetryBackoffMax < RetryBackoff || RetryBackoffMax > TimeSpan.FromMilliseconds(TaskSpec.MaxBackoffMs))
+        {
+            throw new InvalidOperationException(
+                $"{SectionName}: {nameof(RetryBackoff)} must be 0 or more and {nameof(RetryBackoffMax)} from it up to a day.");
         }
     }
 }
