@@ -25,6 +25,8 @@ public static class SiloServiceCollectionExtensions
         });
         services.TryAddSingleton<SimulatorHandler>();
         services.TryAddSingleton<TaskHandlerRegistry>();
+        services.AddHttpClient(HttpRequestHandler.ClientName, client => client.Timeout = TimeSpan.FromMinutes(5));
+        services.AddTaskHandler<HttpRequestHandler>(HttpRequestHandler.TypeName);
         services.TryAddSingleton<Executor>();
         services.AddHostedService<SiloMembership>();
         services.AddHostedService<ReminderService>();
