@@ -11,6 +11,14 @@ public sealed class SchedulerOptions
     /// <summary>Never more tasks RUNNING at once than this, across the whole cluster.</summary>
     public int MaxConcurrentTasks { get; set; } = DefaultMaxConcurrentTasks;
 
+    /// <summary>How long a RUNNING attempt's lease lasts; its silo renews it with every heartbeat.
+    /// An attempt whose silo died is re-run once its lease expires, so this bounds how long a
+    /// crash delays a task.</summary>
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(6);
+
+    /// <summary>A silo silent for longer than this is marked DEAD in the membership table.</summary>
+    public TimeSpan SiloDeadAfter { get; set; } = TimeSpan.FromSeconds(6);
+
     /// <summary>Delay before a failed task's first retry, for tasks that do not set retry_backoff_ms.</summary>
     public TimeSpan RetryBackoff { get; set; } = TimeSpan.FromSeconds(1);
 
@@ -23,6 +31,11 @@ public sealed class SchedulerOptions
         {
             throw new InvalidOperationException(
                 $"{SectionName}:{nameof(MaxConcurrentTasks)} (MAX_CONCURRENT_TASKS) must be from 1 to {MaxSlots}, not {MaxConcurrentTasks}.");
+        }
+
+        if (LeaseDuration < TimeSpan.FromMilliseconds(100) || SiloDeadAfter < TimeSpan.FromMilliseconds(100))
+        {
+            throw new InvalidOperationException($"{SectionName}: {nameof(LeaseDuration)} and {nameof(SiloDeadAfter)} must be at least 100 ms.");
         }
 
         if (RetryBackoff < TimeSpan.Zero || RetryBackoffMax < RetryBackoff || RetryBackoffMax > TimeSpan.FromMilliseconds(TaskSpec.MaxBackoffMs))

@@ -79,21 +79,48 @@ public sealed partial class Executor
         }
     }
 
+    /// <summary>The attempts running now, as (task, attempt).</summary>
+    public IReadOnlyList<HeldAttempt> Snapshot() =>
+        _running.Values.Select(r => new HeldAttempt(r.Lease.TaskId, r.Lease.Attempt)).ToList();
+
+    /// <summary>Stops the attempts of <paramref name="before"/> that the store no longer counts as
+    /// held: their lease expired and was reclaimed, so another silo may be running them now.</summary>
+    public void StopLost(IReadOnlyList<HeldAttempt> before, IReadOnlyList<HeldAttempt> held)
+    {
+        ArgumentNullException.ThrowIfNull(before);
+        ArgumentNullException.ThrowIfNull(held);
+        var stillHeld = held.ToHashSet();
+        foreach (var attempt in before)
+        {
+            if (!stillHeld.Contains(attempt) && _running.TryGetValue(attempt.TaskId, out var running) && running.Lease.Attempt == attempt.Attempt)
+            {
+                LogLeaseLost(logger, attempt.TaskId, attempt.Attempt);
+                Stop(running);
+            }
+        }
+    }
+
     /// <summary>A user cancelled a RUNNING task: the store already ended it CANCELLED and freed its
     /// slot, so the handler is stopped and nothing is reported.</summary>
     private void OnCancelled(string taskId)
     {
         if (_running.TryGetValue(taskId, out var running))
         {
-            running.CancelledByUser = true;
-            try
-            {
-                running.Cancellation.Cancel();
-            }
-            catch (ObjectDisposedException)
-            {
-                // The attempt finished in the meantime.
-            }
+            Stop(running);
+        }
+    }
+
+    /// <summary>Cancels an attempt that is no longer this silo's to finish; nothing is reported.</summary>
+    private static void Stop(Running running)
+    {
+        running.CancelledByUser = true;
+        try
+        {
+            running.Cancellation.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The attempt finished in the meantime.
         }
     }
 
@@ -196,7 +223,10 @@ public sealed partial class Executor
     [LoggerMessage(Level = LogLevel.Error, Message = "Could not report task {TaskId} attempt {Attempt}; it will be recovered as a lost attempt")]
     private static partial void LogReportFailed(ILogger logger, Exception exception, string taskId, int attempt);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} attempt {Attempt} was cancelled by a user; its handler was stopped")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Lost the lease of task {TaskId} attempt {Attempt} (reclaimed after it expired); stopping it")]
+    private static partial void LogLeaseLost(ILogger logger, string taskId, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} attempt {Attempt} was cancelled, or its lease lost; its handler was stopped")]
     private static partial void LogCancelled(ILogger logger, string taskId, int attempt);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Grace period over; cancelling and handing back {Count} attempts")]

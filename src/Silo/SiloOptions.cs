@@ -21,7 +21,9 @@ public sealed class SiloOptions
     /// how long a missed one could matter.</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
-    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(5);
+    /// <summary>How often the silo heartbeats and renews its attempts' leases; keep it well under
+    /// Scheduler:LeaseDuration (a third or less) so a slow heartbeat does not lose a lease.</summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>On a graceful stop, how long in-flight attempts may run on before they are
     /// cancelled and handed back to the queue.</summary>

@@ -25,8 +25,11 @@ public interface ITaskStore : IAsyncDisposable
     /// it is FAILED, CANCELLED or UPSTREAM_FAILED.</summary>
     Task<TaskStatus?> RetryAsync(string id, CancellationToken cancellationToken);
 
-    /// <summary>Delivers the reminders due now (up to <paramref name="max"/>) and answers when the
-    /// next one falls due, or null when none is left.</summary>
+    /// <summary>Delivers what is due now, as turns: reminders (run_at reached, retry backoff over,
+    /// up to <paramref name="max"/>), and attempts whose lease expired (their silo died or hangs):
+    /// each counts as a failed attempt, its slot is freed and the task re-queued, or FAILED when
+    /// its attempts are used up. Silos silent for longer than the dead-after setting are marked
+    /// DEAD. Answers when the next reminder or lease falls due, or null when none is pending.</summary>
     Task<DateTimeOffset?> FireRemindersAsync(int max, CancellationToken cancellationToken);
 
     Task<TaskView?> GetAsync(string id, CancellationToken cancellationToken);
@@ -41,7 +44,10 @@ public interface ITaskStore : IAsyncDisposable
 
     Task RegisterSiloAsync(SiloView silo, CancellationToken cancellationToken);
 
-    Task HeartbeatAsync(string siloId, CancellationToken cancellationToken);
+    /// <summary>Records the silo's heartbeat and renews the lease of every attempt it holds, judged
+    /// by the database's clock. Answers the attempts it still holds: one it runs that is missing
+    /// was reclaimed after its lease expired, and must be stopped.</summary>
+    Task<IReadOnlyList<HeldAttempt>> HeartbeatAsync(string siloId, CancellationToken cancellationToken);
 
     Task MarkSiloStoppedAsync(string siloId, CancellationToken cancellationToken);
 

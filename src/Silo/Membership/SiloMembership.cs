@@ -5,9 +5,11 @@ using OrleansScheduler.Grains.Storage;
 
 namespace OrleansScheduler.Silo.Membership;
 
-/// <summary>Registers this silo, heartbeats while it lives, and marks it stopped on a graceful stop.</summary>
+/// <summary>Registers this silo, heartbeats while it lives (each heartbeat renews the leases of its
+/// attempts and stops those it lost), and marks it stopped on a graceful stop.</summary>
 public sealed partial class SiloMembership(
     ITaskStore store,
+    Executor executor,
     SiloIdentity silo,
     TimeProvider timeProvider,
     IOptions<SiloOptions> options,
@@ -30,7 +32,9 @@ public sealed partial class SiloMembership(
             {
                 try
                 {
-                    await store.HeartbeatAsync(silo.Id, stoppingToken).ConfigureAwait(false);
+                    var before = executor.Snapshot();
+                    var held = await store.HeartbeatAsync(silo.Id, stoppingToken).ConfigureAwait(false);
+                    executor.StopLost(before, held);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {

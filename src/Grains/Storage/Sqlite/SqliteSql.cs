@@ -202,7 +202,21 @@ internal static class SqliteSql
         ON CONFLICT (id) DO UPDATE SET heartbeat_at = $now, status = 'ACTIVE', capacity = $capacity
         """;
 
-    public const string Heartbeat = "UPDATE silos SET heartbeat_at = $now WHERE id = $id";
+    public const string Heartbeat = "UPDATE silos SET heartbeat_at = $now, status = 'ACTIVE' WHERE id = $id";
+
+    public const string RenewLeases = """
+        UPDATE slots SET lease_expires_at = $expires WHERE silo = $silo AND task IS NOT NULL
+        RETURNING (SELECT id FROM tasks WHERE seq = slots.task), attempt
+        """;
+
+    public const string ExpiredLeases = """
+        SELECT t.id, t.attempts, t.max_attempts, t.worker_id FROM slots s JOIN tasks t ON t.seq = s.task
+        WHERE s.task IS NOT NULL AND s.lease_expires_at <= $now LIMIT $max
+        """;
+
+    public const string NextLeaseExpiry = "SELECT min(lease_expires_at) FROM slots WHERE task IS NOT NULL";
+
+    public const string DeclareDead = "UPDATE silos SET status = 'DEAD' WHERE status = 'ACTIVE' AND heartbeat_at < $since";
 
     public const string StopSilo = "UPDATE silos SET status = 'STOPPED', heartbeat_at = $now WHERE id = $id";
 

@@ -4,15 +4,11 @@ namespace OrleansScheduler.Grains.Storage.Sqlite;
 
 public sealed partial class SqliteTaskStore
 {
-    /// <summary>How long a claimed attempt's lease lasts before it must be renewed. Recorded with the
-    /// slot; in a single SQLite process a dead holder is recovered at start-up instead.</summary>
-    private static readonly TimeSpan LeaseDuration = TimeSpan.FromSeconds(30);
-
     public Task<IReadOnlyList<AttemptLease>> ClaimAsync(string siloId, int max, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(siloId);
         ArgumentOutOfRangeException.ThrowIfLessThan(max, 1);
-        return Writer.RunAsync(turn => Claim(turn, siloId, max));
+        return Writer.RunAsync(turn => Claim(turn, siloId, max, _scheduler.LeaseDuration));
     }
 
     public Task<bool> ReportAsync(AttemptOutcome outcome, CancellationToken cancellationToken)
@@ -48,7 +44,7 @@ public sealed partial class SqliteTaskStore
         });
     }
 
-    private static IReadOnlyList<AttemptLease> Claim(SqliteTurn turn, string siloId, int max)
+    private static IReadOnlyList<AttemptLease> Claim(SqliteTurn turn, string siloId, int max, TimeSpan leaseDuration)
     {
         var slots = new List<int>(Math.Min(max, 256));
         using (var reader = turn.Command(SqliteSql.FreeSlots).Bind("$max", max).ExecuteReader())
@@ -81,7 +77,7 @@ public sealed partial class SqliteTaskStore
 
         var start = turn.Command(SqliteSql.StartAttempt);
         var hold = turn.Command(SqliteSql.HoldSlot);
-        var expires = (turn.Now + LeaseDuration).ToUnixTimeMilliseconds();
+        var expires = (turn.Now + leaseDuration).ToUnixTimeMilliseconds();
         var leases = new List<AttemptLease>(ready.Count);
         for (var i = 0; i < ready.Count; i++)
         {
@@ -232,6 +228,8 @@ public sealed partial class SqliteTaskStore
             EndAttempt(turn, id, attempt, max, silo, succeeded: false, result: null,
                 error: $"attempt lost: silo {silo} stopped without reporting it (process crash); recovered at start-up");
         }
+
+        turn.Command(SqliteSql.DeclareDead).Bind("$since", long.MaxValue).ExecuteNonQuery();
 
         var limit = _scheduler.MaxConcurrentTasks;
         turn.Command(SqliteSql.ResizeSlotsDown).Bind("$limit", limit).ExecuteNonQuery();

@@ -20,7 +20,14 @@ public sealed partial class SqliteTaskStore
     public Task<DateTimeOffset?> FireRemindersAsync(int max, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(max, 1);
-        return Writer.RunAsync(turn => FireReminders(turn, max));
+        return Writer.RunAsync(turn =>
+        {
+            turn.Command(SqliteSql.DeclareDead).Bind("$since", (turn.Now - _scheduler.SiloDeadAfter).ToUnixTimeMilliseconds()).ExecuteNonQuery();
+            ReclaimExpiredLeases(turn, max);
+            var nextReminder = FireReminders(turn, max);
+            var nextLease = turn.Command(SqliteSql.NextLeaseExpiry).ExecuteScalar() is long ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : (DateTimeOffset?)null;
+            return nextReminder is null ? nextLease : nextLease is null ? nextReminder : (nextReminder < nextLease ? nextReminder : nextLease);
+        });
     }
 
     private static TaskStatus? Cancel(SqliteTurn turn, string id)
@@ -172,6 +179,27 @@ public sealed partial class SqliteTaskStore
         }
 
         return turn.Command(SqliteSql.NextReminder).ExecuteScalar() is long next ? DateTimeOffset.FromUnixTimeMilliseconds(next) : null;
+    }
+
+    /// <summary>An attempt whose lease ran out without renewal lost its silo (dead, hung, or cut off
+    /// from the database): it counts as failed, so a task that keeps killing silos ends FAILED
+    /// instead of looping forever.</summary>
+    private static void ReclaimExpiredLeases(SqliteTurn turn, int max)
+    {
+        var expired = new List<(string Id, int Attempt, int Max, string Silo)>();
+        using (var reader = turn.Command(SqliteSql.ExpiredLeases).Bind("$now", turn.NowMs).Bind("$max", max).ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                expired.Add((reader.GetString(0), reader.GetInt32(1), reader.GetInt32(2), reader.GetStringOrNull(3) ?? ""));
+            }
+        }
+
+        foreach (var (id, attempt, maxAttempts, silo) in expired)
+        {
+            EndAttempt(turn, id, attempt, maxAttempts, silo, succeeded: false, result: null,
+                error: $"attempt lost: the lease of silo {silo} expired without renewal (silo dead or unresponsive)");
+        }
     }
 
     private static void SetReadyReminder(SqliteTurn turn, long seq, DateTimeOffset due, string reason)

@@ -158,7 +158,7 @@ public sealed partial class SqliteTaskStore
         }
 
         var completedLastMinute = Scalar(connection, SqliteSql.CompletedSince, ("$since", (now - TimeSpan.FromMinutes(1)).ToUnixTimeMilliseconds()));
-        var silosAlive = (int)Scalar(connection, SqliteSql.SilosAlive, ("$since", (now - SiloLiveness).ToUnixTimeMilliseconds()));
+        var silosAlive = (int)Scalar(connection, SqliteSql.SilosAlive, ("$since", (now - _scheduler.SiloDeadAfter).ToUnixTimeMilliseconds()));
 
         var waits = new List<double>();
         var runs = new List<double>();

@@ -2,9 +2,6 @@ namespace OrleansScheduler.Grains.Storage.Sqlite;
 
 public sealed partial class SqliteTaskStore
 {
-    /// <summary>A silo whose heartbeat is older than this is not counted as alive.</summary>
-    private static readonly TimeSpan SiloLiveness = TimeSpan.FromSeconds(30);
-
     public Task RegisterSiloAsync(SiloView silo, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(silo);
@@ -17,8 +14,25 @@ public sealed partial class SqliteTaskStore
             .ExecuteNonQuery());
     }
 
-    public Task HeartbeatAsync(string siloId, CancellationToken cancellationToken) =>
-        Writer.RunAsync(turn => turn.Command(SqliteSql.Heartbeat).Bind("$id", siloId).Bind("$now", turn.NowMs).ExecuteNonQuery());
+    public Task<IReadOnlyList<HeldAttempt>> HeartbeatAsync(string siloId, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(siloId);
+        return Writer.RunAsync<IReadOnlyList<HeldAttempt>>(turn =>
+        {
+            turn.Command(SqliteSql.Heartbeat).Bind("$id", siloId).Bind("$now", turn.NowMs).ExecuteNonQuery();
+            var held = new List<HeldAttempt>();
+            using var reader = turn.Command(SqliteSql.RenewLeases)
+                .Bind("$silo", siloId)
+                .Bind("$expires", (turn.Now + _scheduler.LeaseDuration).ToUnixTimeMilliseconds())
+                .ExecuteReader();
+            while (reader.Read())
+            {
+                held.Add(new HeldAttempt(reader.GetString(0), reader.GetInt32(1)));
+            }
+
+            return held;
+        });
+    }
 
     public Task MarkSiloStoppedAsync(string siloId, CancellationToken cancellationToken) =>
         Writer.RunAsync(turn => turn.Command(SqliteSql.StopSilo).Bind("$id", siloId).Bind("$now", turn.NowMs).ExecuteNonQuery());
@@ -35,7 +49,7 @@ public sealed partial class SqliteTaskStore
         {
             var heartbeat = DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(3));
             var status = reader.GetString(4);
-            if (status == "ACTIVE" && now - heartbeat > SiloLiveness)
+            if (status == "ACTIVE" && now - heartbeat > _scheduler.SiloDeadAfter)
             {
                 status = "DEAD";
             }
