@@ -67,6 +67,8 @@ CREATE TABLE slots (
     leased_at         INTEGER,
     lease_expires_at  INTEGER
 );
+-- Ending an attempt frees its slot by task; the limit can be thousands of slots.
+CREATE INDEX slots_task ON slots (task) WHERE task IS NOT NULL;
 
 -- Maintained counters, so /api/stats never counts rows.
 CREATE TABLE status_counts (
