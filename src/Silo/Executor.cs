@@ -110,13 +110,15 @@ public sealed partial class Executor
         }
     }
 
-    /// <summary>Cancels an attempt that is no longer this silo's to finish; nothing is reported.</summary>
+    /// <summary>Cancels an attempt that is no longer this silo's to finish; nothing is reported.
+    /// Called after a commit on the store's writer, so the handler's cancellation callbacks run on
+    /// the thread pool, not here.</summary>
     private static void Stop(Running running)
     {
         running.CancelledByUser = true;
         try
         {
-            running.Cancellation.Cancel();
+            _ = running.Cancellation.CancelAsync();
         }
         catch (ObjectDisposedException)
         {
