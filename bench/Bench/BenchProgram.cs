@@ -1,0 +1,114 @@
+using System.Diagnostics;
+
+namespace OrleansScheduler.Bench;
+
+/// <summary>Entry point: <c>dotnet run -c Release --project bench/Bench -- [scenario ...] [--flag value ...]</c>.</summary>
+public static class BenchProgram
+{
+    public static readonly string[] Scenarios = ["drain", "submit", "handoff", "fidelity", "dag", "limit", "peer", "memory"];
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        Options options;
+        try
+        {
+            options = Options.Parse(args);
+        }
+        catch (ArgumentException ex)
+        {
+            await Console.Error.WriteLineAsync(ex.Message);
+            PrintUsage();
+            return 2;
+        }
+
+        if (options.Scenarios.Contains("help") || options.Flag("help"))
+        {
+            PrintUsage();
+            return 0;
+        }
+
+        var selected = options.Scenarios.Count == 0 || options.Scenarios.Contains("all")
+            ? Scenarios.ToList()
+            : options.Scenarios;
+        var unknown = selected.Where(s => !Scenarios.Contains(s)).ToList();
+        if (unknown.Count > 0)
+        {
+            await Console.Error.WriteLineAsync($"unknown scenario(s): {string.Join(", ", unknown)}");
+            PrintUsage();
+            return 2;
+        }
+
+        options.QuickDefaults = options.Scenarios.Count == 0 || options.Scenarios.Contains("all");
+        var report = new Report(args);
+        Console.WriteLine($"OrleansScheduler bench: {string.Join(", ", selected)} on {Environment.ProcessorCount} cores, {report.Machine.Os}, .NET {Environment.Version}");
+        var failed = false;
+        if (!options.Flag("no-warmup") && selected.Any(s => s is not ("submit" or "memory")))
+        {
+            // JIT and tiered compilation of the in-process silo, so the first scenario is not penalised.
+            var clock = Stopwatch.StartNew();
+            await DrainScenario.DrainAsync(20_000, 1000, 1000, 1000, options, "warm-up");
+            await DrainScenario.DrainAsync(20_000, 1000, 1000, 1000, options, "warm-up");
+            await HandoffScenario.MeasureAsync(5, 20, 2, 20, 1000, options, null);
+            Console.WriteLine($"   (warm-up took {clock.Elapsed.TotalSeconds:F1} s)");
+        }
+
+        foreach (var scenario in selected)
+        {
+            Console.WriteLine();
+            Console.WriteLine($"== {scenario} ==");
+            var clock = Stopwatch.StartNew();
+            try
+            {
+                await RunScenarioAsync(scenario, options, report);
+            }
+            catch (Exception ex)
+            {
+                failed = true;
+                Console.WriteLine($"!! {scenario} failed: {ex}");
+                report.Add(scenario, "error", double.NaN, "", note: ex.GetType().Name + ": " + ex.Message);
+            }
+
+            report.ScenarioSeconds[scenario] = clock.Elapsed.TotalSeconds;
+            Console.WriteLine($"   ({scenario} took {clock.Elapsed.TotalSeconds:F1} s)");
+        }
+
+        options.ThrowIfUnused();
+        Console.WriteLine();
+        report.PrintTable(Console.Out);
+        var path = report.WriteJson();
+        Console.WriteLine();
+        Console.WriteLine($"JSON: {path}");
+        return failed ? 1 : 0;
+    }
+
+    private static Task RunScenarioAsync(string scenario, Options options, Report report) => scenario switch
+    {
+        "drain" => DrainScenario.RunAsync(options, report),
+        "submit" => SubmitScenario.RunAsync(options, report),
+        "handoff" => HandoffScenario.RunAsync(options, report),
+        "fidelity" => FidelityScenario.RunAsync(options, report),
+        "dag" => DagScenario.RunAsync(options, report),
+        "limit" => LimitScenario.RunAsync(options, report),
+        "peer" => PeerScenario.RunAsync(options, report),
+        "memory" => MemoryScenario.RunAsync(options, report),
+        _ => throw new ArgumentException(scenario),
+    };
+
+    private static void PrintUsage()
+    {
+        Console.WriteLine("""
+            usage: dotnet run -c Release --project bench/Bench -- [scenario ...] [--flag value ...]
+            scenarios: all (default) | drain | submit | handoff | fidelity | dag | limit | peer | memory
+            flags (defaults in brackets; `all` uses the smaller figure where two are given):
+              drain     --drain-tasks [100000|30000] --drain-slots [1000] --drain-capacity [=slots] --drain-claim-batch [=slots]
+              submit    --submit-requests [30000|15000] --submit-clients [64] --submit-warmup [2000] --submit-silo [false]
+              handoff   --handoff-chains [20] --handoff-length [50] --handoff-fans [10] --handoff-width [50] --handoff-slots [1000]
+              fidelity  --fidelity-tasks [300] --fidelity-ms [100] --fidelity-slots [3]
+              dag       --dag-tasks [100000] --dag-edges-per-task [3] --dag-slots [1000] --dag-http [true] --dag-run [true]
+              limit     --limit-rows [200000] --limit-batch [1000] --limit-drain-tasks [20000] (used when drain did not run)
+              peer      --peer-tasks [10000] --peer-threads [10] --peer-batch [10]
+              memory    --memory-stored [1000000|200000] --memory-run [100000|20000] --memory-slots [1000]
+              any       --keep-db (keep temp databases)  --no-warmup  --help
+            """);
+    }
+}

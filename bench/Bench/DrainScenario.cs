@@ -1,0 +1,87 @@
+using System.Diagnostics;
+
+namespace OrleansScheduler.Bench;
+
+public sealed record DrainResult(int Tasks, double SubmitSeconds, double StartupMs, double Seconds, double TasksPerSecond,
+    double HandlerSpanSeconds, double CpuCores, string TopThreads, long Events, long TaskRows);
+
+/// <summary>1. N no-op tasks already submitted; one silo with a high slot limit starts; tasks/s from
+/// the first handler start to the moment the last completion is committed.</summary>
+public static class DrainScenario
+{
+    public static async Task RunAsync(Options options, Report report)
+    {
+        var tasks = options.Int("drain-tasks", 100_000, quick: 30_000);
+        var slots = options.Int("drain-slots", 1000);
+        var capacity = options.Int("drain-capacity", slots);
+        var batch = options.Int("drain-claim-batch", Math.Min(slots, 10_000));
+        var result = await DrainAsync(tasks, slots, capacity, batch, options);
+        report.Shared["drain_rate"] = result.TasksPerSecond;
+        report.Add("drain", "tasks", tasks, "tasks", note: $"slots {slots}, capacity {capacity}, claim batch {batch}");
+        report.Add("drain", "submit (in-process batches of 10k)", tasks / result.SubmitSeconds, "tasks/s");
+        report.Add("drain", "silo start-up", result.StartupMs, "ms");
+        report.AtLeast("drain", "drain throughput", result.TasksPerSecond, "tasks/s", 10_000);
+        report.Add("drain", "drain makespan", result.Seconds, "s");
+        report.Add("drain", "CPU busy during drain", result.CpuCores, "cores", note: result.TopThreads);
+        report.Add("drain", "CPU per task", result.CpuCores * result.Seconds / tasks * 1e6, "us");
+        report.Add("drain", "task_events rows per task", (double)result.Events / tasks, "rows");
+    }
+
+    public static async Task<DrainResult> DrainAsync(int tasks, int slots, int capacity, int claimBatch, Options options, string label = "drain")
+    {
+        var database = Rig.NewDatabase(label);
+        try
+        {
+            double submitSeconds;
+            var store = await Rig.StartStoreAsync(database, slots);
+            try
+            {
+                submitSeconds = await Rig.SubmitAsync(store, Enumerable.Range(0, tasks).Select(i => Rig.Spec($"t{i}")));
+            }
+            finally
+            {
+                await Rig.StopAsync(store);
+            }
+
+            if (options.Flag("exp-slots-index"))
+            {
+                // Experiment (not the product): index slots.task, which the completion's
+                // "UPDATE slots ... WHERE task = $seq" otherwise finds by scanning every slot.
+                using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={database};Pooling=False");
+                connection.Open();
+                using var command = connection.CreateCommand();
+                command.CommandText = "CREATE INDEX IF NOT EXISTS bench_slots_task ON slots (task)";
+                command.ExecuteNonQuery();
+            }
+
+            var recorder = new Recorder();
+            var silo = Rig.BuildSilo(database, slots, capacity, claimBatch, recorder);
+            using var watcher = new DbWatcher(database);
+            var before = Stopwatch.GetTimestamp();
+            var cpu = new ThreadCpu();
+            await silo.StartAsync();
+            var started = Stopwatch.GetTimestamp();
+            try
+            {
+                var done = await watcher.WaitForTerminalAsync(tasks, TimeSpan.FromMinutes(30), label: label);
+                var (cores, top) = cpu.Finish();
+                var first = recorder.FirstStart;
+                var seconds = Rig.Ms(first, done) / 1000.0;
+                var events = watcher.Scalar("SELECT count(*) FROM task_events");
+                var rows = watcher.Scalar("SELECT count(*) FROM tasks");
+                var result = new DrainResult(tasks, submitSeconds, Rig.Ms(before, started), seconds, tasks / seconds,
+                    Rig.Ms(first, recorder.LastEnd) / 1000.0, cores, top, events, rows);
+                Console.WriteLine($"   {label}: {tasks:N0} tasks in {seconds:F2} s = {result.TasksPerSecond:N0}/s; CPU {cores:F2} cores: {top}");
+                return result;
+            }
+            finally
+            {
+                await Rig.StopAsync(silo);
+            }
+        }
+        finally
+        {
+            Rig.DeleteDatabase(database, options);
+        }
+    }
+}

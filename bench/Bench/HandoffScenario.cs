@@ -1,0 +1,117 @@
+using System.Diagnostics;
+
+namespace OrleansScheduler.Bench;
+
+/// <summary>3. Chains and fan-out/fan-in of no-op tasks; for each dependent, the delay from the
+/// handler end of its last dependency to its own handler start (report, commit, wake-up, claim).</summary>
+public static class HandoffScenario
+{
+    public static async Task RunAsync(Options options, Report report)
+    {
+        var chains = options.Int("handoff-chains", 20, allowZero: true);
+        var length = options.Int("handoff-length", 50);
+        var fans = options.Int("handoff-fans", 10, allowZero: true);
+        var width = options.Int("handoff-width", 50);
+        var slots = options.Int("handoff-slots", 1000);
+        await MeasureAsync(chains, length, fans, width, slots, options, report);
+    }
+
+    /// <summary>Runs the DAG; with a null report it only warms the JIT up.</summary>
+    public static async Task MeasureAsync(int chains, int length, int fans, int width, int slots, Options options, Report? report)
+    {
+
+        var specs = new List<TaskSpec>();
+        var kinds = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var c = 0; c < chains; c++)
+        {
+            for (var j = 0; j < length; j++)
+            {
+                specs.Add(Rig.Spec($"c{c}-{j}", dependencies: j == 0 ? [] : [$"c{c}-{j - 1}"]));
+                kinds[$"c{c}-{j}"] = "chain";
+            }
+        }
+
+        for (var f = 0; f < fans; f++)
+        {
+            specs.Add(Rig.Spec($"f{f}-root"));
+            var wide = Enumerable.Range(0, width).Select(k => $"f{f}-w{k}").ToList();
+            foreach (var w in wide)
+            {
+                specs.Add(Rig.Spec(w, dependencies: [$"f{f}-root"]));
+                kinds[w] = "fan-out";
+            }
+
+            specs.Add(Rig.Spec($"f{f}-join", dependencies: wide));
+            kinds[$"f{f}-join"] = "fan-in";
+        }
+
+        var byId = specs.ToDictionary(s => s.Id, StringComparer.Ordinal);
+        var database = Rig.NewDatabase("handoff");
+        try
+        {
+            var store = await Rig.StartStoreAsync(database, slots);
+            try
+            {
+                await Rig.SubmitAsync(store, specs, chunk: specs.Count);
+            }
+            finally
+            {
+                await Rig.StopAsync(store);
+            }
+
+            var recorder = new Recorder();
+            var silo = Rig.BuildSilo(database, slots, slots, Math.Min(slots, 10_000), recorder);
+            using var watcher = new DbWatcher(database);
+            var cpu = new ThreadCpu();
+            await silo.StartAsync();
+            long done;
+            try
+            {
+                done = await watcher.WaitForTerminalAsync(specs.Count, TimeSpan.FromMinutes(10), label: "handoff");
+            }
+            finally
+            {
+                await Rig.StopAsync(silo);
+            }
+
+            var (cores, top) = cpu.Finish();
+            var all = new List<double>();
+            var byKind = new Dictionary<string, List<double>>();
+            foreach (var spec in specs.Where(s => s.Dependencies.Count > 0))
+            {
+                var start = recorder.Runs[spec.Id].Start;
+                var upstreamEnd = spec.Dependencies.Max(d => recorder.Runs[d].End);
+                var handoff = Rig.Ms(upstreamEnd, start);
+                all.Add(handoff);
+                var kind = kinds[spec.Id];
+                (byKind.TryGetValue(kind, out var list) ? list : byKind[kind] = []).Add(handoff);
+            }
+
+            all.Sort();
+            if (report is null)
+            {
+                return;
+            }
+
+            var longestChain = Rig.Ms(recorder.FirstStart, done);
+            report.Add("handoff", "tasks / dependents", specs.Count, "tasks", note: $"{chains} chains of {length}, {fans} fans of {width}; {all.Count} dependents; slots {slots}");
+            report.Below("handoff", "handoff p50", Stats.Percentile(all, 50), "ms", 2);
+            report.Below("handoff", "handoff p99", Stats.Percentile(all, 99), "ms", 20);
+            report.Add("handoff", "handoff max", all[^1], "ms");
+            foreach (var (kind, list) in byKind.OrderBy(k => k.Key))
+            {
+                list.Sort();
+                report.Add("handoff", $"{kind} p50 / p99", Stats.Percentile(list, 50), "ms", note: $"p99 {Stats.Percentile(list, 99):F2} ms, n={list.Count}");
+            }
+
+            report.Add("handoff", "makespan (chain of " + length + ")", longestChain, "ms", note: $"{longestChain / length:F2} ms per link incl. run");
+            report.Add("handoff", "CPU busy", cores, "cores", note: top);
+            _ = byId;
+            _ = Stopwatch.Frequency;
+        }
+        finally
+        {
+            Rig.DeleteDatabase(database, options);
+        }
+    }
+}

@@ -1,0 +1,3 @@
+using OrleansScheduler.Bench;
+
+return await BenchProgram.RunAsync(args);

@@ -1,0 +1,228 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using OrleansScheduler.Grains.Hosting;
+using OrleansScheduler.Silo.Hosting;
+
+namespace OrleansScheduler.Bench;
+
+/// <summary>Hosts the scheduler in this process exactly as src/Silo's Program does (AddSilo over
+/// in-memory configuration), on a temporary SQLite file.</summary>
+public static class Rig
+{
+    public const string BenchType = "bench";
+
+    public static string NewDatabase(string name)
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "orleans-scheduler-bench");
+        Directory.CreateDirectory(directory);
+        return Path.Combine(directory, $"{name}-{DateTime.UtcNow:HHmmss}-{Guid.NewGuid().ToString("N")[..6]}.db");
+    }
+
+    public static void DeleteDatabase(string path, Options options)
+    {
+        if (options.Flag("keep-db"))
+        {
+            Console.WriteLine($"   kept {path}");
+            return;
+        }
+
+        SqliteConnection.ClearAllPools();
+        foreach (var suffix in new[] { "", "-wal", "-shm", ".lock" })
+        {
+            try
+            {
+                File.Delete(path + suffix);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+
+    public static Dictionary<string, string?> Settings(string database, int slots, int capacity = 256, int claimBatch = 256) => new()
+    {
+        ["Storage:DatabaseUrl"] = database,
+        ["Scheduler:MaxConcurrentTasks"] = slots.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["Silo:Capacity"] = capacity.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["Silo:ClaimBatchSize"] = claimBatch.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["Silo:SiloId"] = "bench-silo",
+        ["Logging:LogLevel:Default"] = "Warning",
+    };
+
+    /// <summary>The store alone (no dispatcher): used to submit work before a silo starts.</summary>
+    public static async Task<IHost> StartStoreAsync(string database, int slots)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], ContentRootPath = Path.GetTempPath() });
+        builder.Configuration.AddInMemoryCollection(Settings(database, slots));
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Services.AddGrains(builder.Configuration);
+        var host = builder.Build();
+        await host.StartAsync();
+        return host;
+    }
+
+    /// <summary>A silo with the bench handler registered for tasks of type "bench". Not started.</summary>
+    public static IHost BuildSilo(string database, int slots, int capacity, int claimBatch, Recorder recorder)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], ContentRootPath = Path.GetTempPath() });
+        builder.Configuration.AddInMemoryCollection(Settings(database, slots, capacity, claimBatch));
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Services.AddSilo(builder.Configuration);
+        builder.Services.AddSingleton(recorder);
+        builder.Services.AddTaskHandler<BenchHandler>(BenchType);
+        return builder.Build();
+    }
+
+    public static async Task StopAsync(IHost host)
+    {
+        await host.StopAsync(TimeSpan.FromSeconds(30));
+        if (host is IAsyncDisposable disposable)
+        {
+            await disposable.DisposeAsync();
+        }
+        else
+        {
+            host.Dispose();
+        }
+    }
+
+    public static TaskSpec Spec(string id, string type = BenchType, long durationMs = 0, IReadOnlyList<string>? dependencies = null, DateTimeOffset? runAt = null) =>
+        new(id, type, durationMs, dependencies ?? [], null, TaskSpec.DefaultPriority, runAt, null, 1);
+
+    /// <summary>Submits in batches of <paramref name="chunk"/> through the catalog grain; returns seconds taken.</summary>
+    public static async Task<double> SubmitAsync(IHost host, IEnumerable<TaskSpec> specs, int chunk = 10_000)
+    {
+        var catalog = host.Services.GetRequiredService<IGrainFactory>().GetCatalogGrain();
+        var clock = Stopwatch.StartNew();
+        var batch = new List<TaskSpec>(chunk);
+        foreach (var spec in specs)
+        {
+            batch.Add(spec);
+            if (batch.Count == chunk)
+            {
+                await catalog.SubmitBatchAsync(batch);
+                batch = new List<TaskSpec>(chunk);
+            }
+        }
+
+        if (batch.Count > 0)
+        {
+            await catalog.SubmitBatchAsync(batch);
+        }
+
+        return clock.Elapsed.TotalSeconds;
+    }
+
+    public static double Ms(long fromTimestamp, long toTimestamp) => (toTimestamp - fromTimestamp) * 1000.0 / Stopwatch.Frequency;
+}
+
+/// <summary>Stopwatch timestamps at the start and end of each bench-handler run, by task id.</summary>
+public sealed class Recorder
+{
+    public ConcurrentDictionary<string, (long Start, long End)> Runs { get; } = new(StringComparer.Ordinal);
+
+    public long FirstStart => Runs.IsEmpty ? 0 : Runs.Values.Min(r => r.Start);
+
+    public long LastEnd => Runs.IsEmpty ? 0 : Runs.Values.Max(r => r.End);
+
+    public void Record(string id, long start, long end) => Runs[id] = (start, end);
+}
+
+/// <summary>A no-op handler (or a wait of duration_ms) that records when it ran.</summary>
+public sealed class BenchHandler(Recorder recorder) : ITaskHandler
+{
+    public async Task<JsonElement?> ExecuteAsync(TaskExecution execution, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(execution);
+        var start = Stopwatch.GetTimestamp();
+        if (execution.DurationMs > 0)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(execution.DurationMs), cancellationToken).ConfigureAwait(false);
+        }
+
+        recorder.Record(execution.TaskId, start, Stopwatch.GetTimestamp());
+        return null;
+    }
+}
+
+/// <summary>Reads the store's maintained counters from a connection of its own (WAL readers never
+/// block the writer), to see when work is durably done.</summary>
+public sealed class DbWatcher : IDisposable
+{
+    private readonly SqliteConnection _connection;
+    private readonly SqliteCommand _terminal;
+
+    public DbWatcher(string database)
+    {
+        _connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = database, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
+        _connection.Open();
+        _terminal = _connection.CreateCommand();
+        _terminal.CommandText = "SELECT coalesce(sum(count), 0) FROM status_counts WHERE status IN ('COMPLETED', 'FAILED', 'CANCELLED', 'UPSTREAM_FAILED')";
+    }
+
+    public long Terminal() => Convert.ToInt64(_terminal.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+
+    public long Scalar(string sql)
+    {
+        using var command = _connection.CreateCommand();
+        command.CommandText = sql;
+        return Convert.ToInt64(command.ExecuteScalar() ?? 0L, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Polls every <paramref name="pollMs"/> until <paramref name="count"/> tasks are terminal;
+    /// returns the Stopwatch timestamp when it saw them. Prints progress every 5 s.</summary>
+    public async Task<long> WaitForTerminalAsync(long count, TimeSpan timeout, int pollMs = 1, string label = "")
+    {
+        var clock = Stopwatch.StartNew();
+        var lastPrint = 0.0;
+        while (true)
+        {
+            var done = Terminal();
+            if (done >= count)
+            {
+                return Stopwatch.GetTimestamp();
+            }
+
+            if (clock.Elapsed > timeout)
+            {
+                throw new TimeoutException($"{label}: only {done:N0} of {count:N0} tasks finished in {timeout.TotalSeconds:N0} s");
+            }
+
+            if (clock.Elapsed.TotalSeconds - lastPrint >= 5)
+            {
+                lastPrint = clock.Elapsed.TotalSeconds;
+                Console.WriteLine($"   ... {label} {done:N0} / {count:N0} after {lastPrint:N0} s");
+            }
+
+            await Task.Delay(pollMs);
+        }
+    }
+
+    public void Dispose()
+    {
+        _terminal.Dispose();
+        _connection.Dispose();
+    }
+}
+
+public static class Stats
+{
+    public static double Percentile(IReadOnlyList<double> sorted, double p)
+    {
+        if (sorted.Count == 0)
+        {
+            return double.NaN;
+        }
+
+        var rank = p / 100.0 * (sorted.Count - 1);
+        var lo = (int)Math.Floor(rank);
+        var hi = (int)Math.Ceiling(rank);
+        return sorted[lo] + ((sorted[hi] - sorted[lo]) * (rank - lo));
+    }
+}

@@ -1,0 +1,109 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+
+namespace OrleansScheduler.Bench;
+
+/// <summary>2. Many concurrent HTTP clients post single tasks to the built WebApi (a real Kestrel
+/// server in its own process); accepted/s and the latency of the 201s (durably acknowledged).</summary>
+public static class SubmitScenario
+{
+    public static async Task RunAsync(Options options, Report report)
+    {
+        var requests = options.Int("submit-requests", 30_000, quick: 15_000);
+        var clients = options.Int("submit-clients", 64);
+        var warmup = options.Int("submit-warmup", 2_000);
+        var withSilo = options.Flag("submit-silo");
+        var database = Rig.NewDatabase("submit");
+        var port = Child.FreePort();
+        try
+        {
+            using var server = Child.Start("WebApi", new Dictionary<string, string>
+            {
+                ["PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["DATABASE_URL"] = database,
+                ["LOG_LEVEL"] = "warning",
+                ["Silo__Enabled"] = withSilo ? "true" : "false",
+            });
+            var baseUrl = $"http://127.0.0.1:{port}";
+            await server.WaitReadyAsync(baseUrl + "/health/ready", TimeSpan.FromSeconds(60));
+            using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = clients, PooledConnectionLifetime = Timeout.InfiniteTimeSpan };
+            using var client = new HttpClient(handler) { BaseAddress = new Uri(baseUrl), Timeout = TimeSpan.FromSeconds(60) };
+
+            await PostManyAsync(client, "w", warmup, clients);
+            var serverCpu = new ThreadCpu(server.Pid);
+            var clientCpu = new ThreadCpu();
+            var run = await PostManyAsync(client, "s", requests, clients);
+            var (serverCores, serverTop) = serverCpu.Finish();
+            var (clientCores, _) = clientCpu.Finish();
+            var latencies = run.Latencies;
+            latencies.Sort();
+            report.Add("submit", "requests / clients", requests, "req", note: $"{clients} concurrent clients, silo {(withSilo ? "on" : "off (pure front end)")}");
+            report.AtLeast("submit", "accepted", run.Accepted / run.Seconds, "tasks/s", 5_000);
+            report.Add("submit", "latency p50", Stats.Percentile(latencies, 50), "ms");
+            report.Below("submit", "latency p99", Stats.Percentile(latencies, 99), "ms", 25);
+            report.Add("submit", "latency max", latencies.Count == 0 ? double.NaN : latencies[^1], "ms");
+            report.Add("submit", "non-201 answers", run.Failures, "req", note: run.FirstFailure);
+            report.Add("submit", "server CPU", serverCores, "cores", note: serverTop);
+            report.Add("submit", "client (bench) CPU", clientCores, "cores");
+            report.Add("submit", "server peak RSS", ThreadCpu.MemoryMb(server.Pid, "VmHWM"), "MB");
+        }
+        finally
+        {
+            Rig.DeleteDatabase(database, options);
+        }
+    }
+
+    private sealed record Run(List<double> Latencies, int Accepted, int Failures, string? FirstFailure, double Seconds);
+
+    private static async Task<Run> PostManyAsync(HttpClient client, string prefix, int count, int clients)
+    {
+        var next = -1;
+        var accepted = 0;
+        var failures = 0;
+        string? firstFailure = null;
+        var perClient = new List<double>[clients];
+        var clock = Stopwatch.StartNew();
+        var workers = Enumerable.Range(0, clients).Select(c => Task.Run(async () =>
+        {
+            var latencies = perClient[c] = new List<double>(count / clients + 1);
+            while (true)
+            {
+                var i = Interlocked.Increment(ref next);
+                if (i >= count)
+                {
+                    return;
+                }
+
+                var body = Encoding.UTF8.GetBytes($$"""{"id":"{{prefix}}{{i}}","type":"noop","duration_ms":0}""");
+                using var content = new ByteArrayContent(body);
+                content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+                var start = Stopwatch.GetTimestamp();
+                try
+                {
+                    using var response = await client.PostAsync(new Uri("/api/tasks", UriKind.Relative), content);
+                    var elapsed = Rig.Ms(start, Stopwatch.GetTimestamp());
+                    if (response.StatusCode == HttpStatusCode.Created)
+                    {
+                        latencies.Add(elapsed);
+                        Interlocked.Increment(ref accepted);
+                    }
+                    else
+                    {
+                        Interlocked.Increment(ref failures);
+                        firstFailure ??= $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}";
+                    }
+                }
+                catch (HttpRequestException ex)
+                {
+                    Interlocked.Increment(ref failures);
+                    firstFailure ??= ex.Message;
+                }
+            }
+        })).ToArray();
+        await Task.WhenAll(workers);
+        var seconds = clock.Elapsed.TotalSeconds;
+        return new Run(perClient.SelectMany(l => l).ToList(), accepted, failures, firstFailure, seconds);
+    }
+}
