@@ -72,7 +72,10 @@ CREATE TABLE slots (
     leased_at         timestamptz,
     lease_expires_at  timestamptz
 );
-CREATE INDEX slots_held_by_silo ON slots (silo) WHERE task IS NOT NULL;
+-- Ending an attempt frees its slot by task; heartbeats renew a silo's leases by silo; the limit
+-- can be thousands of slots.
+CREATE INDEX slots_task ON slots (task) WHERE task IS NOT NULL;
+CREATE INDEX slots_silo ON slots (silo) WHERE task IS NOT NULL;
 
 -- Maintained counters, so /api/stats never counts rows. Each status is spread over 16 shard rows
 -- (a turn adds to the shard of its connection's backend) so that concurrent turns from several

@@ -2,7 +2,9 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using OrleansScheduler.Grains.Storage;
+using OrleansScheduler.Grains.Storage.Postgres;
 using OrleansScheduler.Grains.Storage.Sqlite;
 
 namespace OrleansScheduler.Grains.Hosting;
@@ -19,7 +21,12 @@ public static class GrainsServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<WorkSignal>();
         services.TryAddSingleton<StoreEvents>();
-        services.TryAddSingleton<ITaskStore, SqliteTaskStore>();
+        // The engine follows Storage:DatabaseUrl (DATABASE_URL): postgres://, postgresql:// or an
+        // Npgsql connection string means PostgreSQL (a cluster of silos); anything else is a SQLite file.
+        services.TryAddSingleton<ITaskStore>(provider =>
+            PostgresConnectionStrings.IsPostgres(provider.GetRequiredService<IOptions<StorageOptions>>().Value.DatabaseUrl)
+                ? ActivatorUtilities.CreateInstance<PostgresTaskStore>(provider)
+                : ActivatorUtilities.CreateInstance<SqliteTaskStore>(provider));
         services.TryAddSingleton<IGrainFactory, GrainFactory>();
         services.Insert(0, ServiceDescriptor.Singleton<IHostedService, StoreLifetime>());
         return services;

@@ -1,0 +1,157 @@
+using Npgsql;
+using OrleansScheduler.Grains.Dag;
+
+namespace OrleansScheduler.Grains.Storage.Postgres;
+
+public sealed partial class PostgresTaskStore
+{
+    public Task<IReadOnlyList<SubmittedTask>> SubmitAsync(DagPlan plan, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        return RunAsync((turn, ct) => SubmitAsync(turn, plan, ct), cancellationToken);
+    }
+
+    private async Task<IReadOnlyList<SubmittedTask>> SubmitAsync(PostgresTurn turn, DagPlan plan, CancellationToken cancellationToken)
+    {
+        var existing = new List<string>();
+        foreach (var spec in plan.InOrder)
+        {
+            if (await LookupAsync(turn, spec.Id, cancellationToken).ConfigureAwait(false) is not null)
+            {
+                existing.Add(spec.Id);
+            }
+        }
+
+        if (existing.Count > 0)
+        {
+            throw Conflict(existing);
+        }
+
+        var known = new Dictionary<string, (long Seq, TaskStatus Status)>(StringComparer.Ordinal);
+        var missing = new List<string>();
+        foreach (var id in plan.ExternalDependencies.Order(StringComparer.Ordinal))
+        {
+            if (await LookupAsync(turn, id, cancellationToken).ConfigureAwait(false) is { } found)
+            {
+                known[id] = found;
+            }
+            else
+            {
+                missing.Add(id);
+            }
+        }
+
+        if (missing.Count > 0)
+        {
+            missing.Sort(StringComparer.Ordinal);
+            throw new TaskValidationException(
+                plan.InOrder.Count == 1 ? "dependencies" : "tasks",
+                $"unknown dependencies: {string.Join(", ", missing)}; a dependency must exist or be in the same batch",
+                missing,
+                "missing_dependency");
+        }
+
+        var submitted = new List<SubmittedTask>(plan.InOrder.Count);
+        foreach (var spec in plan.InOrder)
+        {
+            var pending = 0;
+            var upstreamFailed = false;
+            var dependencies = spec.Dependencies.Count <= 1 ? spec.Dependencies : spec.Dependencies.Distinct(StringComparer.Ordinal).ToList();
+            foreach (var dependency in dependencies)
+            {
+                var status = known[dependency].Status;
+                upstreamFailed |= TaskStateMachine.FailsDependents(status);
+                if (status != TaskStatus.Completed)
+                {
+                    pending++;
+                }
+            }
+
+            var initial = TaskStateMachine.Initial(pending, upstreamFailed, spec.RunAt, turn.Now);
+            long seq;
+            try
+            {
+                seq = (long)(await turn.Command(PostgresSql.InsertTask)
+                    .Bind("id", spec.Id)
+                    .Bind("type", spec.Type)
+                    .Bind("status", initial.ToName())
+                    .Bind("priority", spec.Priority)
+                    .Bind("duration_ms", spec.DurationMs)
+                    .Bind("payload", spec.Payload?.GetRawText())
+                    .Bind("run_at", spec.RunAt?.ToUniversalTime())
+                    .Bind("timeout_ms", spec.TimeoutMs)
+                    .Bind("max_attempts", spec.MaxAttempts)
+                    .Bind("pending_deps", pending)
+                    .Bind("now", turn.Now)
+                    .Bind("queued_at", initial == TaskStatus.Queued ? turn.Now : null)
+                    .Bind("backoff", spec.RetryBackoffMs ?? (long)_scheduler.RetryBackoff.TotalMilliseconds)
+                    .Bind("backoff_max", spec.RetryBackoffMaxMs ?? (long)_scheduler.RetryBackoffMax.TotalMilliseconds)
+                    .ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+            }
+            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation)
+            {
+                // Another silo's submission of the same id committed between the lookup and here.
+                throw Conflict([spec.Id]);
+            }
+
+            foreach (var dependency in dependencies)
+            {
+                await turn.Command(PostgresSql.InsertEdge).Bind("upstream", known[dependency].Seq).Bind("downstream", seq)
+                    .ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            var reason = initial switch
+            {
+                TaskStatus.UpstreamFailed => "submitted; a dependency already ended without completing",
+                TaskStatus.Waiting => $"submitted; waiting for {pending} of {dependencies.Count} dependencies",
+                TaskStatus.Scheduled => "submitted; run_at is in the future",
+                _ => "submitted",
+            };
+            await AddEventAsync(turn, seq, null, initial, null, null, reason, cancellationToken).ConfigureAwait(false);
+            if (initial == TaskStatus.Scheduled)
+            {
+                await SetReadyReminderAsync(turn, seq, spec.RunAt!.Value, RunAtReached, cancellationToken).ConfigureAwait(false);
+            }
+
+            turn.Count(initial, 1);
+            if (initial == TaskStatus.Queued)
+            {
+                turn.WorkAvailable = true;
+            }
+
+            known[spec.Id] = (seq, initial);
+            submitted.Add(new SubmittedTask(spec.Id, initial));
+        }
+
+        return submitted;
+    }
+
+    private static TaskConflictException Conflict(List<string> existing) =>
+        new(existing[0],
+            existing.Count == 1
+                ? $"A task with id '{existing[0]}' already exists."
+                : $"Tasks with these ids already exist: {string.Join(", ", existing.Take(20))}.");
+
+    private static async Task<(long Seq, TaskStatus Status)?> LookupAsync(PostgresTurn turn, string id, CancellationToken cancellationToken)
+    {
+        await using var command = turn.Command(PostgresSql.TaskSeqAndStatusById).Bind("id", id);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
+            ? (reader.GetInt64(0), TaskStatusNames.Parse(reader.GetString(1)))
+            : null;
+    }
+
+    private static async Task AddEventAsync(PostgresTurn turn, long seq, TaskStatus? from, TaskStatus to, string? silo, int? attempt, string? reason,
+        CancellationToken cancellationToken)
+    {
+        await using var command = turn.Command(PostgresSql.InsertEvent)
+            .Bind("task", seq)
+            .Bind("at", turn.Now)
+            .Bind("from", from?.ToName())
+            .Bind("to", to.ToName())
+            .Bind("silo", silo)
+            .Bind("attempt", attempt)
+            .Bind("reason", reason);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+}
