@@ -152,6 +152,7 @@ public sealed partial class PostgresTaskStore : ITaskStore
         {
             PostgresTurn turn;
             T result;
+            var committing = false;
             try
             {
                 await using var connection = await DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
@@ -163,12 +164,23 @@ public sealed partial class PostgresTaskStore : ITaskStore
                 result = await body(turn, cancellationToken).ConfigureAwait(false);
                 await turn.FlushAsync(_origin, cancellationToken).ConfigureAwait(false);
                 // Not cancellable: once the commit is sent, its outcome is what the caller must learn.
+                committing = true;
                 await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
             }
             catch (PostgresException ex) when (ex.SqlState is PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected && run < MaxTurnRuns)
             {
                 LogTurnRetried(_logger, ex.SqlState, run);
                 await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(1, 10 * run)), _timeProvider, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+            catch (NpgsqlException ex) when (ex.IsTransient && !committing && run < MaxTurnRuns)
+            {
+                // A pooled connection broken by a server restart or a network cut: the transaction
+                // never committed (the server rolls back what a lost connection left open), so the
+                // turn runs again on a fresh connection. A failure during the commit itself is
+                // not retried: whether it committed is unknown, and the caller must be told.
+                LogTurnRetried(_logger, ex.SqlState ?? ex.GetType().Name, run);
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(1000, 50 * run)), _timeProvider, cancellationToken).ConfigureAwait(false);
                 continue;
             }
 
