@@ -9,5 +9,8 @@ internal sealed class ConcurrencyGrain(ITaskStore store) : IConcurrencyGrain
     public Task<IReadOnlyList<AttemptLease>> ClaimAsync(string siloId, int max, CancellationToken cancellationToken = default) =>
         store.ClaimAsync(siloId, max, cancellationToken);
 
+    public Task<HandOver> ReleaseAndClaimAsync(IReadOnlyList<AttemptOutcome> finished, string siloId, int max, CancellationToken cancellationToken = default) =>
+        store.ReleaseAndClaimAsync(finished, siloId, max, cancellationToken);
+
     public Task<SlotsView> GetSlotsAsync(CancellationToken cancellationToken = default) => store.GetSlotsAsync(cancellationToken);
 }

@@ -25,17 +25,27 @@ public sealed partial class Dispatcher(
         {
             try
             {
-                var free = executor.FreeCapacity;
-                if (free > 0)
+                var reserved = executor.TryReserve(settings.ClaimBatchSize);
+                if (reserved > 0)
                 {
-                    var want = Math.Min(free, settings.ClaimBatchSize);
-                    var leases = await concurrency.ClaimAsync(silo.Id, want, stoppingToken).ConfigureAwait(false);
+                    IReadOnlyList<AttemptLease> leases;
+                    try
+                    {
+                        leases = await concurrency.ClaimAsync(silo.Id, reserved, stoppingToken).ConfigureAwait(false);
+                    }
+                    catch
+                    {
+                        executor.Release(reserved);
+                        throw;
+                    }
+
                     foreach (var lease in leases)
                     {
                         executor.Start(lease);
                     }
 
-                    if (leases.Count == want)
+                    executor.Release(reserved - leases.Count);
+                    if (leases.Count == reserved)
                     {
                         continue; // A full batch: there may be more ready tasks and free slots.
                     }

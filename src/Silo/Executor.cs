@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
+using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OrleansScheduler.Grains.Storage;
@@ -7,20 +8,29 @@ using OrleansScheduler.Silo.Handlers;
 
 namespace OrleansScheduler.Silo;
 
-/// <summary>Runs claimed attempts on the thread pool and reports each outcome to its TaskGrain.
-/// Reports from many attempts are committed together by the store's group commit.</summary>
+/// <summary>Runs claimed attempts on the thread pool. Finished attempts are reported in groups:
+/// one turn records every outcome that finished meanwhile and hands the freed slots straight to
+/// the next ready tasks, so completions are committed together and a released dependent starts
+/// without waiting for the dispatcher.</summary>
 public sealed partial class Executor
 {
+    private const int MaxReportBatch = 512;
+
     private readonly ConcurrentDictionary<string, Running> _running = new(StringComparer.Ordinal);
+    private readonly Channel<Running> _finished = Channel.CreateUnbounded<Running>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _stopping = new();
-    private readonly IGrainFactory grains;
-    private readonly TaskHandlerRegistry handlers;
-    private readonly WorkSignal signal;
-    private readonly SiloIdentity silo;
-    private readonly TimeProvider timeProvider;
-    private readonly IOptions<SiloOptions> options;
-    private readonly ILogger<Executor> logger;
-    private int _count;
+    private readonly IGrainFactory _grains;
+    private readonly TaskHandlerRegistry _handlers;
+    private readonly WorkSignal _signal;
+    private readonly SiloIdentity _silo;
+    private readonly TimeProvider _timeProvider;
+    private readonly SiloOptions _options;
+    private readonly ILogger<Executor> _logger;
+    private readonly Task _reporter;
+    private volatile bool _draining;
+
+    /// <summary>Attempts running or being reported, plus capacity reserved for claims under way.</summary>
+    private int _used;
 
     public Executor(
         IGrainFactory grains,
@@ -33,50 +43,57 @@ public sealed partial class Executor
         ILogger<Executor> logger)
     {
         ArgumentNullException.ThrowIfNull(events);
-        this.grains = grains;
-        this.handlers = handlers;
-        this.signal = signal;
-        this.silo = silo;
-        this.timeProvider = timeProvider;
-        this.options = options;
-        this.logger = logger;
+        ArgumentNullException.ThrowIfNull(options);
+        _grains = grains;
+        _handlers = handlers;
+        _signal = signal;
+        _silo = silo;
+        _timeProvider = timeProvider;
+        _options = options.Value;
+        _logger = logger;
         events.RunningTaskCancelled += OnCancelled;
+        _reporter = Task.Run(ReportLoopAsync);
     }
 
-    /// <summary>Attempts running now.</summary>
-    public int RunningCount => Volatile.Read(ref _count);
+    /// <summary>Attempts this silo runs now.</summary>
+    public int RunningCount => _running.Count;
 
-    public int FreeCapacity => Math.Max(0, options.Value.Capacity - RunningCount);
+    /// <summary>Reserves up to <paramref name="want"/> units of this silo's capacity for a claim;
+    /// answers how many it got. What the claim does not use goes back with <see cref="Release"/>.</summary>
+    public int TryReserve(int want)
+    {
+        while (true)
+        {
+            var used = Volatile.Read(ref _used);
+            var grant = Math.Min(want, _options.Capacity - used);
+            if (grant <= 0 || _draining)
+            {
+                return 0;
+            }
 
+            if (Interlocked.CompareExchange(ref _used, used + grant, used) == used)
+            {
+                return grant;
+            }
+        }
+    }
+
+    public void Release(int units)
+    {
+        if (units > 0)
+        {
+            Interlocked.Add(ref _used, -units);
+            _signal.Set();
+        }
+    }
+
+    /// <summary>Starts a claimed attempt on a unit of capacity reserved for it.</summary>
     public void Start(AttemptLease lease)
     {
         ArgumentNullException.ThrowIfNull(lease);
-        Interlocked.Increment(ref _count);
         var running = new Running(lease, CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token));
         _running[lease.TaskId] = running;
-        running.Completion = Task.Run(() => RunAsync(running));
-    }
-
-    /// <summary>Graceful stop: attempts get the grace period to finish; the rest are cancelled and
-    /// handed back so another silo (or this one, restarted) runs them without counting an attempt.</summary>
-    public async Task StopAsync(CancellationToken cancellationToken)
-    {
-        var inflight = _running.Values.Select(r => r.Completion).ToArray();
-        if (inflight.Length == 0)
-        {
-            return;
-        }
-
-        try
-        {
-            await Task.WhenAll(inflight).WaitAsync(options.Value.ShutdownGracePeriod, timeProvider, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
-        {
-            LogHandingBack(logger, _running.Count);
-            await _stopping.CancelAsync().ConfigureAwait(false);
-            await Task.WhenAll(_running.Values.Select(r => r.Completion)).ConfigureAwait(false);
-        }
+        _ = Task.Run(() => RunAsync(running));
     }
 
     /// <summary>The attempts running now, as (task, attempt).</summary>
@@ -94,10 +111,32 @@ public sealed partial class Executor
         {
             if (!stillHeld.Contains(attempt) && _running.TryGetValue(attempt.TaskId, out var running) && running.Lease.Attempt == attempt.Attempt)
             {
-                LogLeaseLost(logger, attempt.TaskId, attempt.Attempt);
+                LogLeaseLost(_logger, attempt.TaskId, attempt.Attempt);
                 Stop(running);
             }
         }
+    }
+
+    /// <summary>Graceful stop: no more claims; attempts get the grace period to finish and be
+    /// reported; the rest are cancelled and handed back so another silo (or this one, restarted)
+    /// runs them without counting an attempt.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _draining = true;
+        try
+        {
+            await Task.WhenAll(_running.Values.Select(r => r.Done.Task))
+                .WaitAsync(_options.ShutdownGracePeriod, _timeProvider, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+        {
+            LogHandingBack(_logger, _running.Count);
+            await _stopping.CancelAsync().ConfigureAwait(false);
+            await Task.WhenAll(_running.Values.Select(r => r.Done.Task)).ConfigureAwait(false);
+        }
+
+        _finished.Writer.TryComplete();
+        await _reporter.ConfigureAwait(false);
     }
 
     /// <summary>A user cancelled a RUNNING task: the store already ended it CANCELLED and freed its
@@ -115,7 +154,7 @@ public sealed partial class Executor
     /// the thread pool, not here.</summary>
     private static void Stop(Running running)
     {
-        running.CancelledByUser = true;
+        running.Abandoned = true;
         try
         {
             _ = running.Cancellation.CancelAsync();
@@ -129,64 +168,125 @@ public sealed partial class Executor
     private async Task RunAsync(Running running)
     {
         var lease = running.Lease;
-        var token = running.Cancellation.Token;
         try
         {
-            AttemptOutcome outcome;
-            try
-            {
-                var result = await ExecuteAsync(lease, token).ConfigureAwait(false);
-                outcome = AttemptOutcome.Success(lease, result);
-            }
-            catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
-            {
-                await grains.GetTaskGrain(lease.TaskId)
-                    .HandBackAsync(lease, $"silo {silo.Id} stopped before attempt {lease.Attempt} finished; handed back", CancellationToken.None)
-                    .ConfigureAwait(false);
-                return;
-            }
-            catch (Exception) when (running.CancelledByUser)
-            {
-                LogCancelled(logger, lease.TaskId, lease.Attempt);
-                return;
-            }
-            catch (Exception ex)
-            {
-                outcome = AttemptOutcome.Failure(lease, ex.Message);
-            }
-
-            if (running.CancelledByUser)
-            {
-                LogCancelled(logger, lease.TaskId, lease.Attempt);
-                return;
-            }
-
-            var accepted = await grains.GetTaskGrain(lease.TaskId).ReportAsync(outcome, CancellationToken.None).ConfigureAwait(false);
-            if (!accepted)
-            {
-                LogStaleReport(logger, lease.TaskId, lease.Attempt);
-            }
+            var result = await ExecuteAsync(lease, running.Cancellation.Token).ConfigureAwait(false);
+            running.Outcome = AttemptOutcome.Success(lease, result);
+        }
+        catch (Exception) when (running.Abandoned)
+        {
+            LogAbandoned(_logger, lease.TaskId, lease.Attempt);
+            Finish(running, units: 1);
+            return;
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+            await HandBackAsync(running).ConfigureAwait(false);
+            return;
         }
         catch (Exception ex)
         {
-            // The report itself failed (the database is gone): the attempt stays RUNNING in the
-            // store and is recovered like any lost attempt.
-            LogReportFailed(logger, ex, lease.TaskId, lease.Attempt);
+            running.Outcome = AttemptOutcome.Failure(lease, ex.Message);
+        }
+
+        if (running.Abandoned)
+        {
+            LogAbandoned(_logger, lease.TaskId, lease.Attempt);
+            Finish(running, units: 1);
+            return;
+        }
+
+        _finished.Writer.TryWrite(running);
+    }
+
+    private async Task HandBackAsync(Running running)
+    {
+        var lease = running.Lease;
+        try
+        {
+            await _grains.GetTaskGrain(lease.TaskId)
+                .HandBackAsync(lease, $"silo {_silo.Id} stopped before attempt {lease.Attempt} finished; handed back", CancellationToken.None)
+                .ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            LogReportFailed(_logger, ex, lease.TaskId, lease.Attempt);
         }
         finally
         {
-            _running.TryRemove(new KeyValuePair<string, Running>(lease.TaskId, running));
-            running.Cancellation.Dispose();
-            Interlocked.Decrement(ref _count);
-            signal.Set();
+            Finish(running, units: 1);
         }
+    }
+
+    /// <summary>Reports what finished in groups, reusing the freed capacity for the claims made in
+    /// the same turn.</summary>
+    private async Task ReportLoopAsync()
+    {
+        var reader = _finished.Reader;
+        var batch = new List<Running>(MaxReportBatch);
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (batch.Count < MaxReportBatch && reader.TryRead(out var running))
+            {
+                batch.Add(running);
+            }
+
+            var claim = _draining ? 0 : Math.Min(batch.Count, _options.ClaimBatchSize);
+            IReadOnlyList<AttemptLease> leases = [];
+            try
+            {
+                var outcomes = batch.Select(r => r.Outcome!).ToList();
+                var handOver = await _grains.GetConcurrencyGrain()
+                    .ReleaseAndClaimAsync(outcomes, _silo.Id, claim, CancellationToken.None).ConfigureAwait(false);
+                for (var i = 0; i < batch.Count; i++)
+                {
+                    if (!handOver.Accepted[i])
+                    {
+                        LogStaleReport(_logger, batch[i].Lease.TaskId, batch[i].Lease.Attempt);
+                    }
+                }
+
+                leases = handOver.Leases;
+            }
+            catch (Exception ex)
+            {
+                // The reports did not commit (the database is gone). The attempts stay RUNNING in
+                // the store; they are no longer renewed, so their leases expire and they re-run.
+                foreach (var running in batch)
+                {
+                    LogReportFailed(_logger, ex, running.Lease.TaskId, running.Lease.Attempt);
+                }
+            }
+
+            // The finished attempts' capacity passes to the new leases; the rest is released.
+            foreach (var running in batch)
+            {
+                Finish(running, units: 0);
+            }
+
+            foreach (var lease in leases)
+            {
+                Start(lease);
+            }
+
+            Release(batch.Count - leases.Count);
+            batch.Clear();
+        }
+    }
+
+    private void Finish(Running running, int units)
+    {
+        _running.TryRemove(new KeyValuePair<string, Running>(running.Lease.TaskId, running));
+        running.Cancellation.Dispose();
+        running.Done.TrySetResult();
+        Release(units);
     }
 
     /// <summary>Runs the handler; past the timeout the attempt fails even if the handler ignores its
     /// token, so it cannot keep its slot.</summary>
     private async Task<JsonElement?> ExecuteAsync(AttemptLease lease, CancellationToken token)
     {
-        var handler = handlers.Resolve(lease.Type);
+        var handler = _handlers.Resolve(lease.Type);
         var execution = new TaskExecution(lease.TaskId, lease.Type, lease.Payload, lease.DurationMs, lease.Attempt, lease.MaxAttempts);
         if (lease.TimeoutMs is not { } timeoutMs)
         {
@@ -195,7 +295,7 @@ public sealed partial class Executor
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
         var work = handler.ExecuteAsync(execution, timeout.Token);
-        var timer = Task.Delay(TimeSpan.FromMilliseconds(timeoutMs), timeProvider, timeout.Token);
+        var timer = Task.Delay(TimeSpan.FromMilliseconds(timeoutMs), _timeProvider, timeout.Token);
         if (await Task.WhenAny(work, timer).ConfigureAwait(false) == work)
         {
             await timeout.CancelAsync().ConfigureAwait(false);
@@ -214,9 +314,12 @@ public sealed partial class Executor
 
         public CancellationTokenSource Cancellation { get; } = cancellation;
 
-        public Task Completion { get; set; } = Task.CompletedTask;
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public volatile bool CancelledByUser;
+        public AttemptOutcome? Outcome { get; set; }
+
+        /// <summary>Cancelled by a user or its lease lost: no longer this silo's to report.</summary>
+        public volatile bool Abandoned;
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Report of task {TaskId} attempt {Attempt} was rejected: the attempt is no longer the live one")]
@@ -229,7 +332,7 @@ public sealed partial class Executor
     private static partial void LogLeaseLost(ILogger logger, string taskId, int attempt);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} attempt {Attempt} was cancelled, or its lease lost; its handler was stopped")]
-    private static partial void LogCancelled(ILogger logger, string taskId, int attempt);
+    private static partial void LogAbandoned(ILogger logger, string taskId, int attempt);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Grace period over; cancelling and handing back {Count} attempts")]
     private static partial void LogHandingBack(ILogger logger, int count);

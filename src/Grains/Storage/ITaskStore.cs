@@ -15,6 +15,22 @@ public interface ITaskStore : IAsyncDisposable
 
     Task<bool> ReportAsync(AttemptOutcome outcome, CancellationToken cancellationToken);
 
+    /// <summary>Reports a group of outcomes and claims up to <paramref name="max"/> ready tasks for
+    /// <paramref name="siloId"/>. An engine that can do it in one turn should; this default does it
+    /// in several, with the same outcome.</summary>
+    async Task<HandOver> ReleaseAndClaimAsync(IReadOnlyList<AttemptOutcome> finished, string siloId, int max, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(finished);
+        var accepted = new bool[finished.Count];
+        for (var i = 0; i < finished.Count; i++)
+        {
+            accepted[i] = await ReportAsync(finished[i], cancellationToken).ConfigureAwait(false);
+        }
+
+        var leases = max > 0 ? await ClaimAsync(siloId, max, cancellationToken).ConfigureAwait(false) : [];
+        return new HandOver(accepted, leases);
+    }
+
     Task<bool> HandBackAsync(AttemptLease lease, string reason, CancellationToken cancellationToken);
 
     /// <summary>Null when the task does not exist; throws <see cref="TaskConflictException"/> when it
@@ -44,10 +60,11 @@ public interface ITaskStore : IAsyncDisposable
 
     Task RegisterSiloAsync(SiloView silo, CancellationToken cancellationToken);
 
-    /// <summary>Records the silo's heartbeat and renews the lease of every attempt it holds, judged
-    /// by the database's clock. Answers the attempts it still holds: one it runs that is missing
-    /// was reclaimed after its lease expired, and must be stopped.</summary>
-    Task<IReadOnlyList<HeldAttempt>> HeartbeatAsync(string siloId, CancellationToken cancellationToken);
+    /// <summary>Records the silo's heartbeat and renews the leases of the attempts it is running,
+    /// judged by the database's clock. Answers which of them it still holds: one missing was
+    /// reclaimed after its lease expired, and must be stopped. An attempt the silo holds in the
+    /// database but no longer runs (its report was lost) is not renewed, so it expires and re-runs.</summary>
+    Task<IReadOnlyList<HeldAttempt>> HeartbeatAsync(string siloId, IReadOnlyList<HeldAttempt> running, CancellationToken cancellationToken);
 
     Task MarkSiloStoppedAsync(string siloId, CancellationToken cancellationToken);
 

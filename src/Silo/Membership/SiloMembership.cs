@@ -33,7 +33,7 @@ public sealed partial class SiloMembership(
                 try
                 {
                     var before = executor.Snapshot();
-                    var held = await store.HeartbeatAsync(silo.Id, stoppingToken).ConfigureAwait(false);
+                    var held = await store.HeartbeatAsync(silo.Id, before, stoppingToken).ConfigureAwait(false);
                     executor.StopLost(before, held);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)

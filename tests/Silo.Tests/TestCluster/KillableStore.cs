@@ -42,7 +42,11 @@ public sealed class KillableStore(ITaskStore inner, bool ownsInner) : ITaskStore
 
     public Task RegisterSiloAsync(SiloView silo, CancellationToken cancellationToken) => Inner.RegisterSiloAsync(silo, cancellationToken);
 
-    public Task<IReadOnlyList<HeldAttempt>> HeartbeatAsync(string siloId, CancellationToken cancellationToken) => Inner.HeartbeatAsync(siloId, cancellationToken);
+    public Task<IReadOnlyList<HeldAttempt>> HeartbeatAsync(string siloId, IReadOnlyList<HeldAttempt> running, CancellationToken cancellationToken) =>
+        Inner.HeartbeatAsync(siloId, running, cancellationToken);
+
+    public Task<HandOver> ReleaseAndClaimAsync(IReadOnlyList<AttemptOutcome> finished, string siloId, int max, CancellationToken cancellationToken) =>
+        Inner.ReleaseAndClaimAsync(finished, siloId, max, cancellationToken);
 
     public Task MarkSiloStoppedAsync(string siloId, CancellationToken cancellationToken) => Inner.MarkSiloStoppedAsync(siloId, cancellationToken);
 

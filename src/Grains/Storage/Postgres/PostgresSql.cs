@@ -242,8 +242,10 @@ internal static class PostgresSql
     public const string Heartbeat = "UPDATE silos SET heartbeat_at = @now, status = 'ACTIVE' WHERE id = @id";
 
     public const string RenewLeases = """
-        UPDATE slots SET lease_expires_at = @expires WHERE silo = @silo AND task IS NOT NULL
-        RETURNING (SELECT id FROM tasks WHERE seq = slots.task), attempt
+        UPDATE slots s SET lease_expires_at = @expires
+        FROM tasks t, unnest(@ids::text[], @attempts::int[]) AS h(id, attempt)
+        WHERE t.seq = s.task AND t.id = h.id AND s.attempt = h.attempt AND s.silo = @silo
+        RETURNING t.id, s.attempt
         """;
 
     /// <summary>Attempts whose lease ran out, with their slot and task locked; one that another

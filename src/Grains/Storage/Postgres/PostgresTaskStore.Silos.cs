@@ -13,15 +13,18 @@ public sealed partial class PostgresTaskStore
             .Bind("capacity", silo.Capacity), ct), cancellationToken);
     }
 
-    public Task<IReadOnlyList<HeldAttempt>> HeartbeatAsync(string siloId, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<HeldAttempt>> HeartbeatAsync(string siloId, IReadOnlyList<HeldAttempt> running, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(siloId);
+        ArgumentNullException.ThrowIfNull(running);
         return RunAsync<IReadOnlyList<HeldAttempt>>(async (turn, ct) =>
         {
             await ExecuteAsync(turn.Command(PostgresSql.Heartbeat).Bind("id", siloId).Bind("now", turn.Now), ct).ConfigureAwait(false);
             var held = new List<HeldAttempt>();
             await using var command = turn.Command(PostgresSql.RenewLeases)
                 .Bind("silo", siloId)
+                .Bind("ids", running.Select(r => r.TaskId).ToArray())
+                .Bind("attempts", running.Select(r => r.Attempt).ToArray())
                 .Bind("expires", turn.Now + _scheduler.LeaseDuration);
             await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
             while (await reader.ReadAsync(ct).ConfigureAwait(false))

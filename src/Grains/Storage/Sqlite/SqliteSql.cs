@@ -204,9 +204,9 @@ internal static class SqliteSql
 
     public const string Heartbeat = "UPDATE silos SET heartbeat_at = $now, status = 'ACTIVE' WHERE id = $id";
 
-    public const string RenewLeases = """
-        UPDATE slots SET lease_expires_at = $expires WHERE silo = $silo AND task IS NOT NULL
-        RETURNING (SELECT id FROM tasks WHERE seq = slots.task), attempt
+    public const string RenewLease = """
+        UPDATE slots SET lease_expires_at = $expires
+        WHERE silo = $silo AND attempt = $attempt AND task = (SELECT seq FROM tasks WHERE id = $id)
         """;
 
     public const string ExpiredLeases = """

@@ -18,6 +18,26 @@ public sealed partial class SqliteTaskStore
             outcome.Lease.SiloId, outcome.Succeeded, outcome.Result, outcome.Error));
     }
 
+    /// <summary>One turn: every outcome is fenced and recorded, then the freed slots go straight to
+    /// the next ready tasks for the same silo.</summary>
+    public Task<HandOver> ReleaseAndClaimAsync(IReadOnlyList<AttemptOutcome> finished, string siloId, int max, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(finished);
+        ArgumentException.ThrowIfNullOrEmpty(siloId);
+        return Writer.RunAsync(turn =>
+        {
+            var accepted = new bool[finished.Count];
+            for (var i = 0; i < finished.Count; i++)
+            {
+                var (lease, outcome) = (finished[i].Lease, finished[i]);
+                accepted[i] = EndAttempt(turn, lease.TaskId, lease.Attempt, lease.MaxAttempts, lease.SiloId, outcome.Succeeded, outcome.Result, outcome.Error);
+            }
+
+            var leases = max > 0 ? Claim(turn, siloId, max, _scheduler.LeaseDuration) : [];
+            return new HandOver(accepted, leases);
+        });
+    }
+
     public Task<bool> HandBackAsync(AttemptLease lease, string reason, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(lease);

@@ -14,20 +14,22 @@ public sealed partial class SqliteTaskStore
             .ExecuteNonQuery());
     }
 
-    public Task<IReadOnlyList<HeldAttempt>> HeartbeatAsync(string siloId, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<HeldAttempt>> HeartbeatAsync(string siloId, IReadOnlyList<HeldAttempt> running, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(siloId);
+        ArgumentNullException.ThrowIfNull(running);
         return Writer.RunAsync<IReadOnlyList<HeldAttempt>>(turn =>
         {
             turn.Command(SqliteSql.Heartbeat).Bind("$id", siloId).Bind("$now", turn.NowMs).ExecuteNonQuery();
-            var held = new List<HeldAttempt>();
-            using var reader = turn.Command(SqliteSql.RenewLeases)
-                .Bind("$silo", siloId)
-                .Bind("$expires", (turn.Now + _scheduler.LeaseDuration).ToUnixTimeMilliseconds())
-                .ExecuteReader();
-            while (reader.Read())
+            var renew = turn.Command(SqliteSql.RenewLease);
+            var expires = (turn.Now + _scheduler.LeaseDuration).ToUnixTimeMilliseconds();
+            var held = new List<HeldAttempt>(running.Count);
+            foreach (var attempt in running)
             {
-                held.Add(new HeldAttempt(reader.GetString(0), reader.GetInt32(1)));
+                if (renew.Bind("$silo", siloId).Bind("$attempt", attempt.Attempt).Bind("$id", attempt.TaskId).Bind("$expires", expires).ExecuteNonQuery() == 1)
+                {
+                    held.Add(attempt);
+                }
             }
 
             return held;
