@@ -18,6 +18,27 @@ public sealed partial class PostgresTaskStore
             outcome.Lease.SiloId, outcome.Succeeded, outcome.Result, outcome.Error, ct), cancellationToken);
     }
 
+    /// <summary>One turn: every outcome is fenced and recorded, then the freed slots go straight to
+    /// the next ready tasks for the same silo, in the same transaction.</summary>
+    public Task<HandOver> ReleaseAndClaimAsync(IReadOnlyList<AttemptOutcome> finished, string siloId, int max, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(finished);
+        ArgumentException.ThrowIfNullOrEmpty(siloId);
+        return RunAsync(async (turn, ct) =>
+        {
+            var accepted = new bool[finished.Count];
+            for (var i = 0; i < finished.Count; i++)
+            {
+                var (lease, outcome) = (finished[i].Lease, finished[i]);
+                accepted[i] = await EndAttemptAsync(turn, lease.TaskId, lease.Attempt, lease.MaxAttempts, lease.SiloId,
+                    outcome.Succeeded, outcome.Result, outcome.Error, ct).ConfigureAwait(false);
+            }
+
+            var leases = max > 0 ? await ClaimAsync(turn, siloId, max, ct).ConfigureAwait(false) : [];
+            return new HandOver(accepted, leases);
+        }, cancellationToken);
+    }
+
     public Task<bool> HandBackAsync(AttemptLease lease, string reason, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(lease);
