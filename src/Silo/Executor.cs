@@ -231,7 +231,10 @@ public sealed partial class Executor
                 batch.Add(running);
             }
 
-            var claim = _draining ? 0 : Math.Min(batch.Count, _options.ClaimBatchSize);
+            // The finished attempts' capacity is reused for the claim, topped up from what is free:
+            // a completion that releases many dependents (a fan-out) starts them all at once.
+            var extra = TryReserve(Math.Max(0, _options.ClaimBatchSize - batch.Count));
+            var claim = _draining ? 0 : batch.Count + extra;
             IReadOnlyList<AttemptLease> leases = [];
             try
             {
@@ -269,7 +272,7 @@ public sealed partial class Executor
                 Start(lease);
             }
 
-            Release(batch.Count - leases.Count);
+            Release(batch.Count + extra - leases.Count);
             batch.Clear();
         }
     }
