@@ -1,0 +1,51 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using OrleansScheduler.Grains.Hosting;
+using OrleansScheduler.Grains.Storage;
+using OrleansScheduler.Grains.Storage.Postgres;
+using OrleansScheduler.Grains.Storage.Sqlite;
+
+namespace OrleansScheduler.Grains.Tests.Postgres;
+
+/// <summary>DATABASE_URL picks the engine; no database is opened here.</summary>
+public sealed class DatabaseUrlTests
+{
+    [Theory]
+    [InlineData("postgres://u:p@db.example:6432/sched", true)]
+    [InlineData("postgresql://u@localhost/sched", true)]
+    [InlineData("Host=localhost;Database=sched;Username=u", true)]
+    [InlineData("server=localhost;database=sched", true)]
+    [InlineData("data/scheduler.db", false)]
+    [InlineData("sqlite:///tmp/x.db", false)]
+    [InlineData("Data Source=/tmp/x.db", false)]
+    [InlineData("/var/lib/hostname=odd/x.db", false)]
+    public void Postgres_urls_and_connection_strings_name_postgres_and_anything_else_is_sqlite(string url, bool postgres) =>
+        Assert.Equal(postgres, PostgresConnectionStrings.IsPostgres(url));
+
+    [Fact]
+    public void A_postgres_url_becomes_an_npgsql_connection_string()
+    {
+        var builder = new NpgsqlConnectionStringBuilder(
+            PostgresConnectionStrings.ToConnectionString("postgres://sched%40ops:p%3Ass@db.example:6432/tasks?sslmode=require&search_path=s1"));
+
+        Assert.Equal(("db.example", 6432, "sched@ops", "p:ss", "tasks"), (builder.Host, builder.Port, builder.Username, builder.Password, builder.Database));
+        Assert.Equal(SslMode.Require, builder.SslMode);
+        Assert.Equal("s1", builder.SearchPath);
+        Assert.Equal(5432, new NpgsqlConnectionStringBuilder(PostgresConnectionStrings.ToConnectionString("postgresql://u@h/d")).Port);
+    }
+
+    [Theory]
+    [InlineData("postgres://u:p@localhost:5432/sched", typeof(PostgresTaskStore))]
+    [InlineData("Host=localhost;Database=sched", typeof(PostgresTaskStore))]
+    [InlineData("scheduler-test.db", typeof(SqliteTaskStore))]
+    public async Task AddGrains_registers_the_store_of_the_engine_the_url_names(string url, Type expected)
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["Storage:DatabaseUrl"] = url })
+            .Build();
+        await using var provider = new ServiceCollection().AddLogging().AddGrains(configuration).BuildServiceProvider();
+
+        Assert.IsType(expected, provider.GetRequiredService<ITaskStore>());
+    }
+}
