@@ -12,6 +12,41 @@ public static class TaskStateMachine
         : runAt > now ? TaskStatus.Scheduled
         : TaskStatus.Queued;
 
+    /// <summary>How a submitted task enters the graph, given its dependencies' statuses: its distinct
+    /// dependencies, how many are not COMPLETED yet, its status, the reason its first event gives,
+    /// and, when a dependency already failed, the error that names it.</summary>
+    public static Admission Admit(TaskSpec spec, Func<string, TaskStatus> statusOf, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(statusOf);
+        var dependencies = spec.Dependencies.Count <= 1 ? spec.Dependencies : spec.Dependencies.Distinct(StringComparer.Ordinal).ToList();
+        var pending = 0;
+        string? error = null;
+        foreach (var dependency in dependencies)
+        {
+            var status = statusOf(dependency);
+            if (FailsDependents(status))
+            {
+                error ??= $"upstream task '{dependency}' ended {status.ToName()}";
+            }
+
+            if (status != TaskStatus.Completed)
+            {
+                pending++;
+            }
+        }
+
+        var initial = Initial(pending, error is not null, spec.RunAt, now);
+        var reason = initial switch
+        {
+            TaskStatus.UpstreamFailed => "submitted; " + error,
+            TaskStatus.Waiting => $"submitted; waiting for {pending} of {dependencies.Count} dependencies",
+            TaskStatus.Scheduled => "submitted; run_at is in the future",
+            _ => "submitted",
+        };
+        return new Admission(dependencies, pending, initial, reason, error);
+    }
+
     /// <summary>Status once the last dependency COMPLETED.</summary>
     public static TaskStatus Released(DateTimeOffset? runAt, DateTimeOffset now) =>
         runAt > now ? TaskStatus.Scheduled : TaskStatus.Queued;

@@ -35,9 +35,11 @@ internal static class PostgresSql
 
     public const string InsertTask = """
         INSERT INTO tasks (id, type, status, priority, duration_ms, payload, run_at, timeout_ms,
-                           max_attempts, pending_deps, created_at, queued_at, retry_backoff_ms, retry_backoff_max_ms)
+                           max_attempts, pending_deps, created_at, queued_at, completed_at, error,
+                           retry_backoff_ms, retry_backoff_max_ms)
         VALUES (@id, @type, @status, @priority, @duration_ms, @payload::json, @run_at::timestamptz, @timeout_ms::bigint,
-                @max_attempts, @pending_deps, @now, @queued_at::timestamptz, @backoff, @backoff_max)
+                @max_attempts, @pending_deps, @now, @queued_at::timestamptz, @completed_at::timestamptz, @error::text,
+                @backoff, @backoff_max)
         RETURNING seq
         """;
 

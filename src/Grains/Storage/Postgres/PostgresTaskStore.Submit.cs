@@ -54,20 +54,8 @@ public sealed partial class PostgresTaskStore
         var submitted = new List<SubmittedTask>(plan.InOrder.Count);
         foreach (var spec in plan.InOrder)
         {
-            var pending = 0;
-            var upstreamFailed = false;
-            var dependencies = spec.Dependencies.Count <= 1 ? spec.Dependencies : spec.Dependencies.Distinct(StringComparer.Ordinal).ToList();
-            foreach (var dependency in dependencies)
-            {
-                var status = known[dependency].Status;
-                upstreamFailed |= TaskStateMachine.FailsDependents(status);
-                if (status != TaskStatus.Completed)
-                {
-                    pending++;
-                }
-            }
-
-            var initial = TaskStateMachine.Initial(pending, upstreamFailed, spec.RunAt, turn.Now);
+            var admission = TaskStateMachine.Admit(spec, id => known[id].Status, turn.Now);
+            var (dependencies, pending, initial) = (admission.Dependencies, admission.Pending, admission.Status);
             long seq;
             try
             {
@@ -84,6 +72,8 @@ public sealed partial class PostgresTaskStore
                     .Bind("pending_deps", pending)
                     .Bind("now", turn.Now)
                     .Bind("queued_at", initial == TaskStatus.Queued ? turn.Now : null)
+                    .Bind("completed_at", initial.IsTerminal() ? turn.Now : null)
+                    .Bind("error", admission.Error)
                     .Bind("backoff", spec.RetryBackoffMs ?? (long)_scheduler.RetryBackoff.TotalMilliseconds)
                     .Bind("backoff_max", spec.RetryBackoffMaxMs ?? (long)_scheduler.RetryBackoffMax.TotalMilliseconds)
                     .ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
@@ -100,14 +90,7 @@ public sealed partial class PostgresTaskStore
                     .ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             }
 
-            var reason = initial switch
-            {
-                TaskStatus.UpstreamFailed => "submitted; a dependency already ended without completing",
-                TaskStatus.Waiting => $"submitted; waiting for {pending} of {dependencies.Count} dependencies",
-                TaskStatus.Scheduled => "submitted; run_at is in the future",
-                _ => "submitted",
-            };
-            await AddEventAsync(turn, seq, null, initial, null, null, reason, cancellationToken).ConfigureAwait(false);
+            await AddEventAsync(turn, seq, null, initial, null, null, admission.Reason, cancellationToken).ConfigureAwait(false);
             if (initial == TaskStatus.Scheduled)
             {
                 await SetReadyReminderAsync(turn, seq, spec.RunAt!.Value, RunAtReached, cancellationToken).ConfigureAwait(false);

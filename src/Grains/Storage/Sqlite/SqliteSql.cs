@@ -14,9 +14,10 @@ internal static class SqliteSql
 
     public const string InsertTask = """
         INSERT INTO tasks (id, type, status, priority, duration_ms, payload, run_at, timeout_ms,
-                           max_attempts, pending_deps, created_at, queued_at, retry_backoff_ms, retry_backoff_max_ms)
+                           max_attempts, pending_deps, created_at, queued_at, completed_at, error,
+                           retry_backoff_ms, retry_backoff_max_ms)
         VALUES ($id, $type, $status, $priority, $duration_ms, $payload, $run_at, $timeout_ms,
-                $max_attempts, $pending_deps, $now, $queued_at, $backoff, $backoff_max)
+                $max_attempts, $pending_deps, $now, $queued_at, $completed_at, $error, $backoff, $backoff_max)
         RETURNING seq
         """;
 

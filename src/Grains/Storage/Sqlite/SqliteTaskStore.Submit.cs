@@ -60,20 +60,8 @@ public sealed partial class SqliteTaskStore
         var submitted = new List<SubmittedTask>(plan.InOrder.Count);
         foreach (var spec in plan.InOrder)
         {
-            var pending = 0;
-            var upstreamFailed = false;
-            var dependencies = spec.Dependencies.Count <= 1 ? spec.Dependencies : spec.Dependencies.Distinct(StringComparer.Ordinal).ToList();
-            foreach (var dependency in dependencies)
-            {
-                var status = known[dependency].Status;
-                upstreamFailed |= TaskStateMachine.FailsDependents(status);
-                if (status != TaskStatus.Completed)
-                {
-                    pending++;
-                }
-            }
-
-            var initial = TaskStateMachine.Initial(pending, upstreamFailed, spec.RunAt, turn.Now);
+            var admission = TaskStateMachine.Admit(spec, id => known[id].Status, turn.Now);
+            var (dependencies, pending, initial) = (admission.Dependencies, admission.Pending, admission.Status);
             var seq = (long)insert
                 .Bind("$id", spec.Id)
                 .Bind("$type", spec.Type)
@@ -87,6 +75,8 @@ public sealed partial class SqliteTaskStore
                 .Bind("$pending_deps", pending)
                 .Bind("$now", turn.NowMs)
                 .Bind("$queued_at", initial == TaskStatus.Queued ? turn.NowMs : null)
+                .Bind("$completed_at", initial.IsTerminal() ? turn.NowMs : null)
+                .Bind("$error", admission.Error)
                 .Bind("$backoff", spec.RetryBackoffMs ?? (long)_scheduler.RetryBackoff.TotalMilliseconds)
                 .Bind("$backoff_max", spec.RetryBackoffMaxMs ?? (long)_scheduler.RetryBackoffMax.TotalMilliseconds)
                 .ExecuteScalar()!;
@@ -96,14 +86,7 @@ public sealed partial class SqliteTaskStore
                 edge.Bind("$upstream", known[dependency].Seq).Bind("$downstream", seq).ExecuteNonQuery();
             }
 
-            var reason = initial switch
-            {
-                TaskStatus.UpstreamFailed => "submitted; a dependency already ended without completing",
-                TaskStatus.Waiting => $"submitted; waiting for {pending} of {dependencies.Count} dependencies",
-                TaskStatus.Scheduled => "submitted; run_at is in the future",
-                _ => "submitted",
-            };
-            AddEvent(turn, seq, null, initial, null, null, reason);
+            AddEvent(turn, seq, null, initial, null, null, admission.Reason);
             if (initial == TaskStatus.Scheduled)
             {
                 SetReadyReminder(turn, seq, spec.RunAt!.Value, RunAtReached);
