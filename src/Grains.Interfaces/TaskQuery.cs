@@ -5,6 +5,10 @@ namespace OrleansScheduler;
 /// <param name="Offset">Rows to skip; cursors are the cheap way, offset is kept for seed 004.</param>
 public sealed record TaskQuery(TaskStatus? Status, string? Type, int Limit, long? After, int Offset)
 {
+    /// <summary>Any of several statuses (e.g. seed 004's "pending"); when set, it replaces
+    /// <see cref="Status"/>.</summary>
+    public IReadOnlyList<TaskStatus>? AnyStatus { get; init; }
+
     public const int DefaultLimit = 100;
     public const int MaxLimit = 1000;
 }

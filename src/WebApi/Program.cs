@@ -4,9 +4,11 @@ using OrleansScheduler.Silo.Hosting;
 using OrleansScheduler.WebApi;
 using OrleansScheduler.WebApi.Endpoints;
 using OrleansScheduler.WebApi.Health;
+using OrleansScheduler.WebApi.OpenApi;
 using OrleansScheduler.WebApi.Requests;
 
-var builder = WebApplication.CreateBuilder(args);
+// appsettings.json is found next to the program, whichever folder it is started from.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 builder.Configuration.AddSchedulerEnvironment();
 builder.WebHost.UseSchedulerUrls(builder.Configuration);
 
@@ -25,7 +27,7 @@ else
 
 builder.Services.AddHealthChecks().AddCheck<StoreHealthCheck>("store", tags: ["ready"]);
 builder.Services.AddEndpointsApiExplorer();
-builder.Services.AddSwaggerGen();
+builder.Services.AddSwaggerGen(options => options.OperationFilter<RequestBodyFilter>());
 
 var app = builder.Build();
 app.UseExceptionHandler();

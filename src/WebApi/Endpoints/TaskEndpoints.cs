@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
 using OrleansScheduler.Grains.Dag;
+using OrleansScheduler.WebApi.OpenApi;
 using OrleansScheduler.WebApi.Requests;
 
 namespace OrleansScheduler.WebApi.Endpoints;
@@ -19,14 +20,14 @@ public static class TaskEndpoints
     private static void Map(RouteGroupBuilder group)
     {
         group.MapPost("/", Submit)
-            .Accepts<TaskRequest>("application/json")
+            .DocumentsBody<TaskRequest>()
             .Produces<SubmittedTask>(StatusCodes.Status201Created)
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
         group.MapPost("/batch", SubmitBatch)
-            .Accepts<TaskRequest[]>("application/json")
+            .DocumentsBody<TaskRequest[]>()
             .Produces<SubmittedTask[]>(StatusCodes.Status201Created)
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status409Conflict)
@@ -158,18 +159,7 @@ public static class TaskEndpoints
         CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
-        TaskStatus? statusFilter = null;
-        if (status is not null)
-        {
-            if (TaskStatusNames.TryParse(status, out var parsed))
-            {
-                statusFilter = parsed;
-            }
-            else
-            {
-                errors["status"] = [$"'{status}' is not a status; use one of {string.Join(", ", TaskStatusNames.All)}"];
-            }
-        }
+        var statusFilter = status is null ? [] : ParseStatuses(status, errors);
 
         var pageSize = ParseInt(limit, "limit", 1, TaskQuery.MaxLimit, TaskQuery.DefaultLimit, errors);
         var skip = ParseInt(offset, "offset", 0, 1_000_000, 0, errors);
@@ -196,26 +186,56 @@ public static class TaskEndpoints
             return ApiProblems.Validation(errors);
         }
 
-        var page = await grains.GetCatalogGrain().ListAsync(new TaskQuery(statusFilter, type, pageSize, after, skip), cancellationToken);
+        var query = new TaskQuery(null, type, pageSize, after, skip) { AnyStatus = statusFilter.Count > 0 ? statusFilter : null };
+        var page = await grains.GetCatalogGrain().ListAsync(query, cancellationToken);
         if (page.NextCursor is { } next)
         {
-            var query = new List<string>();
+            var link = new List<string>();
             if (status is not null)
             {
-                query.Add("status=" + Uri.EscapeDataString(status));
+                link.Add("status=" + Uri.EscapeDataString(status));
             }
 
             if (type is not null)
             {
-                query.Add("type=" + Uri.EscapeDataString(type));
+                link.Add("type=" + Uri.EscapeDataString(type));
             }
 
-            query.Add($"limit={pageSize}");
-            query.Add($"cursor={next}");
-            context.Response.Headers.Link = $"<{context.Request.PathBase}{context.Request.Path}?{string.Join('&', query)}>; rel=\"next\"";
+            link.Add($"limit={pageSize}");
+            link.Add($"cursor={next}");
+            context.Response.Headers.Link = $"<{context.Request.PathBase}{context.Request.Path}?{string.Join('&', link)}>; rel=\"next\"";
         }
 
         return TypedResults.Ok(page.Items);
+    }
+
+    /// <summary>One status, several separated by commas, or seed 004's "pending" (not started:
+    /// WAITING, SCHEDULED or QUEUED); case does not matter.</summary>
+    private static List<TaskStatus> ParseStatuses(string text, Dictionary<string, string[]> errors)
+    {
+        var statuses = new List<TaskStatus>();
+        foreach (var name in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (string.Equals(name, "pending", StringComparison.OrdinalIgnoreCase))
+            {
+                statuses.AddRange([TaskStatus.Waiting, TaskStatus.Scheduled, TaskStatus.Queued]);
+            }
+            else if (TaskStatusNames.TryParse(name, out var parsed))
+            {
+                statuses.Add(parsed);
+            }
+            else
+            {
+                errors["status"] = [$"'{name}' is not a status; use one of {string.Join(", ", TaskStatusNames.All)} (or pending), comma-separated"];
+            }
+        }
+
+        if (statuses.Count == 0 && !errors.ContainsKey("status"))
+        {
+            errors["status"] = ["must name a status"];
+        }
+
+        return statuses.Distinct().ToList();
     }
 
     private static int ParseInt(string? text, string field, int min, int max, int fallback, Dictionary<string, string[]> errors)

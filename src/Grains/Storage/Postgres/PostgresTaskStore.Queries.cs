@@ -103,10 +103,16 @@ public sealed partial class PostgresTaskStore
         // (status, seq) or (type, seq) and stop after limit + 1 rows.
         var sql = new StringBuilder(PostgresSql.SummaryColumns).Append(" WHERE seq > @after");
         command.Bind("after", query.After ?? 0L);
-        if (query.Status is { } status)
+        var statuses = query.AnyStatus ?? (query.Status is { } one ? [one] : []);
+        if (statuses.Count == 1)
         {
             sql.Append(" AND status = @status");
-            command.Bind("status", status.ToName());
+            command.Bind("status", statuses[0].ToName());
+        }
+        else if (statuses.Count > 1)
+        {
+            sql.Append(" AND status = ANY(@statuses)");
+            command.Bind("statuses", statuses.Select(s => s.ToName()).ToArray());
         }
 
         if (query.Type is { } type)

@@ -94,10 +94,14 @@ public sealed partial class SqliteTaskStore
         // (status, seq) or (type, seq) and stop after limit + 1 rows.
         var sql = new StringBuilder(SqliteSql.SummaryColumns).Append(" WHERE seq > $after");
         command.Parameters.AddWithValue("$after", query.After ?? 0);
-        if (query.Status is { } status)
+        var statuses = query.AnyStatus ?? (query.Status is { } one ? [one] : []);
+        if (statuses.Count > 0)
         {
-            sql.Append(" AND status = $status");
-            command.Parameters.AddWithValue("$status", status.ToName());
+            sql.Append(" AND status IN (").AppendJoin(", ", statuses.Select((_, i) => $"$status{i}")).Append(')');
+            for (var i = 0; i < statuses.Count; i++)
+            {
+                command.Parameters.AddWithValue($"$status{i}", statuses[i].ToName());
+            }
         }
 
         if (query.Type is { } type)
