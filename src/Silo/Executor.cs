@@ -297,7 +297,9 @@ public sealed partial class Executor
         }
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
-        var work = handler.ExecuteAsync(execution, timeout.Token);
+        // On a thread of its own, so that a handler that blocks before its first await cannot hold
+        // up the timer either.
+        var work = Task.Run(() => handler.ExecuteAsync(execution, timeout.Token), CancellationToken.None);
         var timer = Task.Delay(TimeSpan.FromMilliseconds(timeoutMs), _timeProvider, timeout.Token);
         if (await Task.WhenAny(work, timer).ConfigureAwait(false) == work)
         {
