@@ -11,7 +11,7 @@ public abstract class ClusterProperties
 
     protected abstract ClusterDatabase CreateDatabase();
 
-    [Fact]
+    [SkippableFact]
     public async Task Every_task_of_a_200_task_dag_completes_exactly_once_within_the_limit()
     {
         await using var cluster = await TestCluster.TestCluster.StartAsync(CreateDatabase(), silos: 3, TestCluster.TestCluster.FastSettings(limit: 3));
@@ -41,7 +41,7 @@ public abstract class ClusterProperties
         Assert.Empty(strangers);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task A_killed_silos_tasks_are_rerun_by_the_others()
     {
         await using var cluster = await TestCluster.TestCluster.StartAsync(CreateDatabase(), silos: 3, TestCluster.TestCluster.FastSettings(limit: 3));
@@ -86,7 +86,7 @@ public abstract class ClusterProperties
         Assert.True(MaxRunning(history.Values) <= cluster.Limit);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task A_silo_stopped_gracefully_hands_back_what_it_cannot_finish()
     {
         var settings = TestCluster.TestCluster.FastSettings(limit: 3);
@@ -183,4 +183,9 @@ public abstract class ClusterProperties
 public sealed class SqliteClusterProperties : ClusterProperties
 {
     protected override ClusterDatabase CreateDatabase() => new SqliteClusterDatabase();
+}
+
+public sealed class PostgresClusterProperties : ClusterProperties
+{
+    protected override ClusterDatabase CreateDatabase() => new PostgresClusterDatabase();
 }

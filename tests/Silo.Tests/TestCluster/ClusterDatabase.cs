@@ -11,6 +11,9 @@ public abstract class ClusterDatabase : IAsyncDisposable
 {
     public abstract string DatabaseUrl { get; }
 
+    /// <summary>Creates the database before the first silo starts.</summary>
+    public virtual Task PrepareAsync() => Task.CompletedTask;
+
     /// <summary>What one silo is given: its own view of the store and the in-process signals the
     /// store fires for it.</summary>
     public abstract Task<SiloStorage> ConnectSiloAsync(SchedulerOptions scheduler, CancellationToken cancellationToken);
@@ -65,4 +68,38 @@ public sealed class SqliteClusterDatabase : ClusterDatabase
             // A leftover temp folder is harmless.
         }
     }
+}
+
+/// <summary>PostgreSQL is what a real cluster runs on: each silo gets a store of its own, with its
+/// own connections and in-process signals, exactly as separate processes would, and they meet
+/// only in the database (claims, leases, LISTEN/NOTIFY).</summary>
+public sealed class PostgresClusterDatabase : ClusterDatabase
+{
+    private readonly OrleansScheduler.Grains.Tests.Postgres.PostgresDatabase _database = new();
+    private string? _connectionString;
+
+    public override string DatabaseUrl => _connectionString ?? throw new InvalidOperationException("Not connected yet.");
+
+    public override async Task PrepareAsync()
+    {
+        await _database.InitializeAsync();
+        _connectionString = _database.Require();
+    }
+
+    public override async Task<SiloStorage> ConnectSiloAsync(SchedulerOptions scheduler, CancellationToken cancellationToken)
+    {
+        var work = new WorkSignal();
+        var events = new StoreEvents();
+        var store = new OrleansScheduler.Grains.Storage.Postgres.PostgresTaskStore(
+            Options.Create(new StorageOptions { DatabaseUrl = DatabaseUrl }),
+            Options.Create(scheduler),
+            TimeProvider.System,
+            work,
+            NullLogger<OrleansScheduler.Grains.Storage.Postgres.PostgresTaskStore>.Instance,
+            events);
+        await store.InitializeAsync(cancellationToken);
+        return new SiloStorage(new KillableStore(store, ownsInner: true), work, events);
+    }
+
+    public override async ValueTask DisposeAsync() => await _database.DisposeAsync();
 }

@@ -49,6 +49,7 @@ public sealed class TestCluster : IAsyncDisposable
     public static async Task<TestCluster> StartAsync(ClusterDatabase database, int silos, Dictionary<string, string?> settings)
     {
         ArgumentNullException.ThrowIfNull(database);
+        await database.PrepareAsync();
         var cluster = new TestCluster(database, new Dictionary<string, string?>(settings) { ["Storage:DatabaseUrl"] = database.DatabaseUrl });
         for (var i = 0; i < silos; i++)
         {
