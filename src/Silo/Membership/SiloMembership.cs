@@ -51,8 +51,20 @@ public sealed partial class SiloMembership(
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
-        await store.MarkSiloStoppedAsync(silo.Id, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await store.MarkSiloStoppedAsync(silo.Id, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException or OperationCanceledException)
+        {
+            // The store is already closed (a host stopped twice) or unreachable: the silo is listed
+            // DEAD once its heartbeat is old enough, which says the same, only later.
+            LogStopNotRecorded(logger, ex, silo.Id);
+        }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not record that silo {SiloId} stopped")]
+    private static partial void LogStopNotRecorded(ILogger logger, Exception exception, string siloId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Heartbeat of silo {SiloId} failed")]
     private static partial void LogHeartbeatFailed(ILogger logger, Exception exception, string siloId);
