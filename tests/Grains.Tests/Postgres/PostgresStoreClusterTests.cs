@@ -359,6 +359,9 @@ public sealed class PostgresStoreClusterTests(PostgresDatabase database) : IClas
         }
     }
 
+    /// <summary>How often a wait looks at its condition again.</summary>
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(50);
+
     private static async Task WaitUntilAsync(Func<Task<bool>> condition, string failure)
     {
         using var timeout = new CancellationTokenSource(WaitLimit);
@@ -369,7 +372,7 @@ public sealed class PostgresStoreClusterTests(PostgresDatabase database) : IClas
                 Assert.Fail($"{failure} within {WaitLimit.TotalSeconds} s");
             }
 
-            await Task.Delay(50);
+            await Task.Delay(PollInterval);
         }
     }
 

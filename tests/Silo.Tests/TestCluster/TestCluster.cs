@@ -120,6 +120,9 @@ public sealed class TestCluster : IAsyncDisposable
         await silo.Store.DisposeAsync();
     }
 
+    /// <summary>How often a wait looks at its condition again.</summary>
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(25);
+
     /// <summary>Polls <paramref name="condition"/> until it holds; on timeout fails with the state
     /// of every task, slot and silo.</summary>
     public async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
@@ -133,7 +136,7 @@ public sealed class TestCluster : IAsyncDisposable
                 return;
             }
 
-            await Task.Delay(25);
+            await Task.Delay(PollInterval);
         }
 
         Assert.Fail($"Timed out after {timeout.TotalSeconds:0} s waiting until {what}.\n{await DumpStateAsync()}");

@@ -143,7 +143,7 @@ public sealed class BlockingHandler(Probe probe) : ITaskHandler
         {
             while (!probe.Released.IsCompleted && !signals.ReleaseSource.Task.IsCompleted)
             {
-                Thread.Sleep(5);
+                Thread.Sleep(5); // simulates a handler that blocks its thread and ignores its token
             }
 
             return Task.FromResult<JsonElement?>(null);
