@@ -2,8 +2,8 @@ namespace OrleansScheduler.Grains.Storage.Postgres;
 
 public sealed partial class PostgresTaskStore
 {
-    private const string RunAtReached = "run_at reached";
-    private const string BackoffOver = "retry backoff over";
+    private const string RunAtReached = BlockedByReasons.RunAtReached;
+    private const string BackoffOver = BlockedByReasons.BackoffOver;
 
     public Task<TaskStatus?> CancelAsync(string id, CancellationToken cancellationToken)
     {

@@ -55,9 +55,9 @@ public sealed partial class PostgresTaskStore
         var dependencies = await ReadDependenciesAsync(connection, seq, cancellationToken).ConfigureAwait(false);
         var blockedBy = status switch
         {
-            TaskStatus.Waiting => WaitingOn(dependencies),
+            TaskStatus.Waiting => BlockedByReasons.Dependencies(dependencies),
             TaskStatus.Scheduled => await WaitingForReminderAsync(connection, seq, runAt, cancellationToken).ConfigureAwait(false),
-            TaskStatus.Queued => WaitingForSlot(await ReadSlotsAsync(connection, cancellationToken).ConfigureAwait(false)),
+            TaskStatus.Queued => BlockedByReasons.Slots(await ReadSlotsAsync(connection, cancellationToken).ConfigureAwait(false)),
             _ => null,
         };
         return view(dependencies, blockedBy);
@@ -203,7 +203,7 @@ public sealed partial class PostgresTaskStore
             slots,
             silosAlive,
             new ThroughputView(completedLastMinute, Math.Round(completedLastMinute / 60.0, 2)),
-            new LatencyView(runs.Count, Percentile(waits, 0.50), Percentile(waits, 0.99), Percentile(runs, 0.50), Percentile(runs, 0.99)));
+            new LatencyView(runs.Count, BlockedByReasons.Percentile(waits, 0.50), BlockedByReasons.Percentile(waits, 0.99), BlockedByReasons.Percentile(runs, 0.50), BlockedByReasons.Percentile(runs, 0.99)));
     }
 
     public async Task<SlotsView> GetSlotsAsync(CancellationToken cancellationToken)
@@ -225,41 +225,13 @@ public sealed partial class PostgresTaskStore
         return dependencies;
     }
 
-    private static BlockedBy WaitingOn(List<DependencyState> dependencies)
-    {
-        var unfinished = dependencies.Where(d => d.Status != TaskStatus.Completed).ToList();
-        var listed = string.Join(", ", unfinished.Take(10).Select(d => $"{d.Id} ({d.Status.ToName()})"));
-        var more = unfinished.Count > 10 ? $" and {unfinished.Count - 10} more" : "";
-        return new BlockedBy(
-            "dependencies",
-            $"waiting for {unfinished.Count} of {dependencies.Count} dependencies to complete: {listed}{more}",
-            Dependencies: unfinished);
-    }
-
     private static async Task<BlockedBy> WaitingForReminderAsync(NpgsqlConnection connection, long seq, DateTimeOffset? runAt, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(PostgresSql.ReadyReminderOf, connection).Bind("seq", seq);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        var found = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-        var until = found ? reader.GetTime(0) : runAt;
-        var backoff = found && reader.GetStringOrNull(1) == BackoffOver;
-        var when = until?.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
-        return backoff
-            ? new BlockedBy("backoff", $"retry backoff after a failed attempt; next attempt at {when}", Until: until)
-            : new BlockedBy("run_at", $"scheduled to run at {when}", Until: until);
-    }
-
-    private static BlockedBy WaitingForSlot(SlotsView slots)
-    {
-        if (slots.InUse >= slots.Limit)
-        {
-            var holders = slots.Holders.Select(h => h.TaskId).ToList();
-            var listed = string.Join(", ", holders.Take(10));
-            var more = holders.Count > 10 ? $" and {holders.Count - 10} more" : "";
-            return new BlockedBy("slots", $"ready; all {slots.Limit} slots are held, by {listed}{more}", SlotHolders: holders);
-        }
-
-        return new BlockedBy("slots", $"ready; {slots.Limit - slots.InUse} of {slots.Limit} slots are free and a silo is about to claim one", SlotHolders: []);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
+            ? BlockedByReasons.Reminder(reader.GetTime(0), reader.GetStringOrNull(1))
+            : BlockedByReasons.Reminder(runAt, null);
     }
 
     private static async Task<SlotsView> ReadSlotsAsync(NpgsqlConnection connection, CancellationToken cancellationToken, NpgsqlTransaction? transaction = null)
@@ -287,16 +259,5 @@ public sealed partial class PostgresTaskStore
         }
 
         return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), CultureInfo.InvariantCulture);
-    }
-
-    private static double? Percentile(List<double> values, double p)
-    {
-        if (values.Count == 0)
-        {
-            return null;
-        }
-
-        values.Sort();
-        return values[(int)Math.Min(values.Count - 1, Math.Ceiling(p * values.Count) - 1)];
     }
 }

@@ -23,9 +23,9 @@ public sealed partial class SqliteTaskStore
         var dependencies = ReadDependencies(connection, seq);
         var blockedBy = status switch
         {
-            TaskStatus.Waiting => WaitingOn(dependencies),
+            TaskStatus.Waiting => BlockedByReasons.Dependencies(dependencies),
             TaskStatus.Scheduled => WaitingForReminder(connection, seq, runAt),
-            TaskStatus.Queued => WaitingForSlot(connection),
+            TaskStatus.Queued => BlockedByReasons.Slots(ReadSlots(connection)),
             _ => null,
         };
 
@@ -190,7 +190,7 @@ public sealed partial class SqliteTaskStore
             ReadSlots(connection),
             silosAlive,
             new ThroughputView(completedLastMinute, Math.Round(completedLastMinute / 60.0, 2)),
-            new LatencyView(runs.Count, Percentile(waits, 0.50), Percentile(waits, 0.99), Percentile(runs, 0.50), Percentile(runs, 0.99)));
+            new LatencyView(runs.Count, BlockedByReasons.Percentile(waits, 0.50), BlockedByReasons.Percentile(waits, 0.99), BlockedByReasons.Percentile(runs, 0.50), BlockedByReasons.Percentile(runs, 0.99)));
     }
 
     public async Task<SlotsView> GetSlotsAsync(CancellationToken cancellationToken)
@@ -214,43 +214,15 @@ public sealed partial class SqliteTaskStore
         return dependencies;
     }
 
-    private static BlockedBy WaitingOn(List<DependencyState> dependencies)
-    {
-        var unfinished = dependencies.Where(d => d.Status != TaskStatus.Completed).ToList();
-        var listed = string.Join(", ", unfinished.Take(10).Select(d => $"{d.Id} ({d.Status.ToName()})"));
-        var more = unfinished.Count > 10 ? $" and {unfinished.Count - 10} more" : "";
-        return new BlockedBy(
-            "dependencies",
-            $"waiting for {unfinished.Count} of {dependencies.Count} dependencies to complete: {listed}{more}",
-            Dependencies: unfinished);
-    }
-
     private static BlockedBy WaitingForReminder(SqliteConnection connection, long seq, DateTimeOffset? runAt)
     {
         using var command = connection.CreateCommand();
         command.CommandText = SqliteSql.ReadyReminderOf;
         command.Parameters.AddWithValue("$seq", seq);
         using var reader = command.ExecuteReader();
-        var until = reader.Read() ? DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(0)) : runAt;
-        var backoff = reader.HasRows && reader.GetStringOrNull(1) == BackoffOver;
-        var when = until?.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture);
-        return backoff
-            ? new BlockedBy("backoff", $"retry backoff after a failed attempt; next attempt at {when}", Until: until)
-            : new BlockedBy("run_at", $"scheduled to run at {when}", Until: until);
-    }
-
-    private static BlockedBy WaitingForSlot(SqliteConnection connection)
-    {
-        var slots = ReadSlots(connection);
-        if (slots.InUse >= slots.Limit)
-        {
-            var holders = slots.Holders.Select(h => h.TaskId).ToList();
-            var listed = string.Join(", ", holders.Take(10));
-            var more = holders.Count > 10 ? $" and {holders.Count - 10} more" : "";
-            return new BlockedBy("slots", $"ready; all {slots.Limit} slots are held, by {listed}{more}", SlotHolders: holders);
-        }
-
-        return new BlockedBy("slots", $"ready; {slots.Limit - slots.InUse} of {slots.Limit} slots are free and a silo is about to claim one", SlotHolders: []);
+        return reader.Read()
+            ? BlockedByReasons.Reminder(DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(0)), reader.GetStringOrNull(1))
+            : BlockedByReasons.Reminder(runAt, null);
     }
 
     private static SlotsView ReadSlots(SqliteConnection connection)
@@ -282,15 +254,4 @@ public sealed partial class SqliteTaskStore
     }
 
     private static DateTimeOffset? ToTime(long? ms) => ms is { } value ? DateTimeOffset.FromUnixTimeMilliseconds(value) : null;
-
-    private static double? Percentile(List<double> values, double p)
-    {
-        if (values.Count == 0)
-        {
-            return null;
-        }
-
-        values.Sort();
-        return values[(int)Math.Min(values.Count - 1, Math.Ceiling(p * values.Count) - 1)];
-    }
 }
