@@ -66,6 +66,12 @@ internal static class SqliteSql
         WHERE id = $id AND status = 'RUNNING' AND attempts = $attempt AND worker_id = $silo
         """;
 
+    public const string CompleteAttempt = """
+        UPDATE tasks SET status = 'COMPLETED', completed_at = $now, result = $result, error = NULL, version = version + 1
+        WHERE id = $id AND status = 'RUNNING' AND attempts = $attempt AND worker_id = $silo
+        RETURNING seq, EXISTS (SELECT 1 FROM task_edges WHERE upstream = tasks.seq)
+        """;
+
     public const string EndAttempt = """
         UPDATE tasks SET status = $status, completed_at = $completed_at, queued_at = coalesce($queued_at, queued_at),
                          result = $result, error = $error, version = version + 1

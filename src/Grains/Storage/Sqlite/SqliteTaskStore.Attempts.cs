@@ -123,6 +123,11 @@ public sealed partial class SqliteTaskStore
     private static bool EndAttempt(SqliteTurn turn, string taskId, int attempt, int maxAttempts, string siloId,
         bool succeeded, JsonElement? result, string? error)
     {
+        if (succeeded)
+        {
+            return Complete(turn, taskId, attempt, siloId, result);
+        }
+
         long seq, backoffMs, backoffMaxMs;
         using (var reader = turn.Command(SqliteSql.FenceAttempt)
             .Bind("$id", taskId).Bind("$attempt", attempt).Bind("$silo", siloId).ExecuteReader())
@@ -174,6 +179,40 @@ public sealed partial class SqliteTaskStore
         else if (TaskStateMachine.FailsDependents(next))
         {
             FailDescendants(turn, seq, taskId, next);
+        }
+
+        return true;
+    }
+
+    /// <summary>The common case in one statement: fence, COMPLETED, and whether anything depends on
+    /// the task, so a task without dependents costs no release query.</summary>
+    private static bool Complete(SqliteTurn turn, string taskId, int attempt, string siloId, JsonElement? result)
+    {
+        long seq;
+        bool hasDependents;
+        using (var reader = turn.Command(SqliteSql.CompleteAttempt)
+            .Bind("$now", turn.NowMs)
+            .Bind("$result", result?.GetRawText())
+            .Bind("$id", taskId)
+            .Bind("$attempt", attempt)
+            .Bind("$silo", siloId)
+            .ExecuteReader())
+        {
+            if (!reader.Read())
+            {
+                return false;
+            }
+
+            (seq, hasDependents) = (reader.GetInt64(0), reader.GetBoolean(1));
+        }
+
+        turn.Command(SqliteSql.FreeSlotsOfTask).Bind("$seq", seq).ExecuteNonQuery();
+        AddEvent(turn, seq, TaskStatus.Running, TaskStatus.Completed, siloId, attempt, "completed");
+        turn.Move(TaskStatus.Running, TaskStatus.Completed);
+        turn.WorkAvailable = true;
+        if (hasDependents)
+        {
+            ReleaseDependents(turn, seq);
         }
 
         return true;
