@@ -6,6 +6,8 @@
 #   ORLEANS_PG_DATA  data directory (default /tmp/orleans-pg; owned by the postgres user)
 #   ORLEANS_PG_PORT  port on 127.0.0.1 (default 55432)
 #
+# Exports ORLEANS_TEST_POSTGRES (a connection string) and ORLEANS_PG_BIN (initdb, pg_ctl, ...).
+#
 # The role may create databases: each test class creates a fresh database and drops it after.
 
 orleans_pg_main() {
@@ -76,6 +78,8 @@ orleans_pg_main() {
     "${psql[@]}" -c "CREATE DATABASE $database OWNER $role" || return 1
   fi
 
+  # The binaries too: the cluster test that restarts PostgreSQL runs a server of its own with them.
+  export ORLEANS_PG_BIN="$bin"
   export ORLEANS_TEST_POSTGRES="Host=127.0.0.1;Port=$port;Username=$role;Password=$password;Database=$database"
   echo "postgres.sh: PostgreSQL ready on 127.0.0.1:$port (ORLEANS_TEST_POSTGRES=$ORLEANS_TEST_POSTGRES)"
 }

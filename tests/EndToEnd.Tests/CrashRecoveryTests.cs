@@ -35,14 +35,14 @@ public sealed class CrashRecoveryTests : IDisposable
         _server.Start();
         using (var http = NewClient())
         {
-            await WaitReadyAsync(http);
+            await http.WaitReadyAsync(_server, Patience);
 
             for (var i = 0; i < 9; i++)
             {
-                acknowledged.Add(await SubmitAsync(http, "/api/tasks", new { id = $"run-{i}", type = "e2e", duration_ms = 1500 }));
+                acknowledged.Add(await http.SubmitAsync("/api/tasks", new { id = $"run-{i}", type = "e2e", duration_ms = 1500 }));
             }
 
-            using (var batch = await http.PostAsJsonAsync("/api/tasks/batch", new object[]
+            using (var batch = await http.Http.PostAsJsonAsync("/api/tasks/batch", new object[]
             {
                 new { id = "dag-join", type = "e2e", duration_ms = 100, dependencies = new[] { "dag-left", "dag-right" } },
                 new { id = "dag-left", type = "e2e", duration_ms = 100, dependencies = new[] { "dag-root" } },
@@ -57,25 +57,25 @@ public sealed class CrashRecoveryTests : IDisposable
 
             var running = await Poll.UntilAsync(
                 "some tasks are RUNNING",
-                () => ListAsync(http, "/api/tasks?status=RUNNING&limit=1000"),
+                () => http.ListAsync("/api/tasks?status=RUNNING&limit=1000"),
                 tasks => tasks.Count > 0,
                 tasks => $"{tasks.Count} RUNNING\n{_server.Output()}",
                 Patience);
             runningAtKill = running.Select(t => (string)t["id"]!).ToHashSet();
 
             // Acknowledged a moment before the kill: it must survive it.
-            acknowledged.Add(await SubmitAsync(http, "/tasks", new { id = "late", type = "e2e", duration_ms = 100 }));
+            acknowledged.Add(await http.SubmitAsync("/tasks", new { id = "late", type = "e2e", duration_ms = 100 }));
             _server.KillHard();
         }
 
         _log.WriteLine($"killed with RUNNING: {string.Join(", ", runningAtKill)}");
         _server.Start();
         using var client = NewClient();
-        await WaitReadyAsync(client);
+        await client.WaitReadyAsync(_server, Patience);
 
         var all = await Poll.UntilAsync(
             "every acknowledged task is COMPLETED after the restart",
-            () => ListAsync(client, "/api/tasks?limit=1000"),
+            () => client.ListAsync("/api/tasks?limit=1000"),
             tasks => acknowledged.All(id => tasks.Any(t => (string)t["id"]! == id && (string)t["status"]! == "COMPLETED")),
             tasks => $"{Describe(tasks)}; missing: [{string.Join(", ", acknowledged.Where(id => tasks.All(t => (string)t["id"]! != id)))}]\n{_server.Output()}",
             Patience);
@@ -85,9 +85,9 @@ public sealed class CrashRecoveryTests : IDisposable
 
         foreach (var id in runningAtKill)
         {
-            var task = await GetAsync(client, $"/api/tasks/{id}");
+            var task = await client.GetAsync($"/api/tasks/{id}");
             Assert.True((int)task["attempts"]! >= 2, $"{id} was RUNNING at the kill but shows {task["attempts"]} attempts: {task.ToJsonString()}");
-            var events = await GetArrayAsync(client, $"/api/tasks/{id}/events");
+            var events = await client.GetArrayAsync($"/api/tasks/{id}/events");
             var recovery = events.Select(e => e!.AsObject()).FirstOrDefault(e =>
                 (string?)e["from"] == "RUNNING" && (int?)e["attempt"] == 1 && ((string?)e["reason"])?.Contains("lost", StringComparison.Ordinal) == true);
             Assert.True(recovery is not null, $"{id}'s events do not show the lost attempt 1 being recovered: {events.ToJsonString()}");
@@ -98,7 +98,7 @@ public sealed class CrashRecoveryTests : IDisposable
         await AssertDependencyOrderAsync(client, "dag-left", "dag-join");
         await AssertDependencyOrderAsync(client, "dag-right", "dag-join");
 
-        var stats = await GetAsync(client, "/api/stats");
+        var stats = await client.GetAsync("/api/stats");
         Assert.Equal(acknowledged.Count, (long)stats["counts"]!["COMPLETED"]!);
         Assert.Equal(acknowledged.Count, (long)stats["total"]!);
         Assert.Equal(0, (long)stats["counts"]!["RUNNING"]!);
@@ -110,15 +110,15 @@ public sealed class CrashRecoveryTests : IDisposable
     {
         _server.Start();
         using var http = NewClient();
-        await WaitReadyAsync(http);
+        await http.WaitReadyAsync(_server, Patience);
 
-        using var created = await http.PostAsJsonAsync("/tasks", new { id = "task-A", type = "data_processing", duration_ms = 50, dependencies = Array.Empty<string>() });
+        using var created = await http.Http.PostAsJsonAsync("/tasks", new { id = "task-A", type = "data_processing", duration_ms = 50, dependencies = Array.Empty<string>() });
 
         Assert.True(created.StatusCode == HttpStatusCode.Created, $"{(int)created.StatusCode}: {await created.Content.ReadAsStringAsync()}\n{_server.Output()}");
         Assert.Equal("""{"id":"task-A","status":"QUEUED"}""", await created.Content.ReadAsStringAsync());
         await Poll.UntilAsync(
             "task-A is COMPLETED",
-            () => GetAsync(http, "/tasks/task-A"),
+            () => http.GetAsync("/tasks/task-A"),
             task => (string)task["status"]! == "COMPLETED",
             task => $"{task.ToJsonString()}\n{_server.Output()}",
             Patience);
@@ -139,68 +139,15 @@ public sealed class CrashRecoveryTests : IDisposable
         }
     }
 
-    private HttpClient NewClient() => new() { BaseAddress = _server.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+    private ApiClient NewClient() => new(_server.BaseAddress, () => _server.Output());
 
-    private async Task WaitReadyAsync(HttpClient http)
+    private static async Task AssertDependencyOrderAsync(ApiClient http, string upstream, params string[] dependents)
     {
-        var state = await Poll.UntilAsync(
-            $"the server answers /health/ready on port {_server.Port}",
-            async () =>
-            {
-                if (!_server.IsRunning)
-                {
-                    return "exited";
-                }
-
-                try
-                {
-                    using var response = await http.GetAsync(new Uri("/health/ready", UriKind.Relative));
-                    return response.StatusCode == HttpStatusCode.OK ? "ready" : $"{(int)response.StatusCode}";
-                }
-                catch (HttpRequestException ex)
-                {
-                    return ex.Message;
-                }
-            },
-            state => state is "ready" or "exited",
-            state => $"{state}\n{_server.Output()}",
-            Patience);
-        Assert.True(state == "ready", $"the server exited before it was ready\n{_server.Output()}");
-    }
-
-    private async Task<string> SubmitAsync(HttpClient http, string path, object body)
-    {
-        using var response = await http.PostAsJsonAsync(path, body);
-        var text = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == HttpStatusCode.Created, $"POST {path} answered {(int)response.StatusCode}: {text}\n{_server.Output()}");
-        return (string)JsonNode.Parse(text)!["id"]!;
-    }
-
-    private async Task<List<JsonObject>> ListAsync(HttpClient http, string url)
-    {
-        var items = await GetArrayAsync(http, url);
-        return items.Select(i => i!.AsObject()).ToList();
-    }
-
-    private async Task<JsonObject> GetAsync(HttpClient http, string url) => (await GetNodeAsync(http, url)).AsObject();
-
-    private async Task<JsonArray> GetArrayAsync(HttpClient http, string url) => (await GetNodeAsync(http, url)).AsArray();
-
-    private async Task<JsonNode> GetNodeAsync(HttpClient http, string url)
-    {
-        using var response = await http.GetAsync(new Uri(url, UriKind.Relative));
-        var text = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == HttpStatusCode.OK, $"GET {url} answered {(int)response.StatusCode}: {text}\n{_server.Output()}");
-        return JsonNode.Parse(text)!;
-    }
-
-    private async Task AssertDependencyOrderAsync(HttpClient http, string upstream, params string[] dependents)
-    {
-        var done = await GetAsync(http, $"/api/tasks/{upstream}");
+        var done = await http.GetAsync($"/api/tasks/{upstream}");
         var completedAt = DateTimeOffset.Parse((string)done["completed_at"]!, CultureInfo.InvariantCulture);
         foreach (var id in dependents)
         {
-            var task = await GetAsync(http, $"/api/tasks/{id}");
+            var task = await http.GetAsync($"/api/tasks/{id}");
             var startedAt = DateTimeOffset.Parse((string)task["started_at"]!, CultureInfo.InvariantCulture);
             Assert.True(startedAt >= completedAt, $"{id} started at {startedAt:O}, before {upstream} completed at {completedAt:O}");
         }

@@ -1,0 +1,239 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using OrleansScheduler.EndToEnd.Tests.Support;
+using Xunit.Abstractions;
+
+namespace OrleansScheduler.EndToEnd.Tests.Cluster;
+
+/// <summary>Issue 3, point 9: restart PostgreSQL under load, twice: a quick `pg_ctl restart -m fast`
+/// (turns in flight retry on fresh connections), then a stop long enough that the front end refuses
+/// a request and every silo fails a heartbeat (past the leases), and a start. Tasks are submitted
+/// through the front end all along; the three silos and the front end are never restarted. Requests during the outage may fail with 5xx; every task acknowledged with 201 exists
+/// afterwards and ends COMPLETED exactly once. The server is one of this test's own
+/// (<see cref="PrivatePostgres"/>): stopping the shared one would cut off every other PostgreSQL
+/// test running meanwhile, here and in the other test projects.</summary>
+[Collection(ClusterCollection.Name)]
+public sealed class PostgresRestartTests(ITestOutputHelper log) : IAsyncLifetime
+{
+    private readonly string _folder = Path.Combine(Path.GetTempPath(), "orleans-scheduler-e2e", "pg-restart-" + Guid.NewGuid().ToString("N"));
+    private PrivatePostgres? _postgres;
+    private ProcessCluster? _cluster;
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        if (_cluster is not null)
+        {
+            await _cluster.DisposeAsync();
+        }
+
+        if (_postgres is not null)
+        {
+            log.WriteLine(_postgres.Log());
+            _postgres.Dispose();
+        }
+
+        try
+        {
+            Directory.Delete(_folder, recursive: true);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Left to the OS's temp cleanup.
+        }
+    }
+
+    [SkippableFact]
+    public async Task The_cluster_recovers_from_a_postgres_restart_under_load_without_losing_an_acknowledged_task()
+    {
+        TestPostgres.RequireServer();
+        if (PrivatePostgres.FindBin() is not { } bin)
+        {
+            TestPostgres.SkipOrFail("no PostgreSQL binaries here (ORLEANS_PG_BIN or /usr/lib/postgresql/*/bin) to run a server of this test's own");
+            return;
+        }
+
+        Directory.CreateDirectory(_folder);
+        var postgres = _postgres = PrivatePostgres.Start(bin, _folder, ServerProcess.FreePort());
+        var cluster = _cluster = await ProcessCluster.StartAsync(postgres.ConnectionString, log);
+
+        using var load = new Load(new ApiClient(cluster.FrontEnd.BaseAddress, () => "", TimeSpan.FromSeconds(15)));
+        var submitting = load.RunAsync();
+        try
+        {
+            await cluster.WaitAsync(
+                "the load is flowing: 15 tasks acknowledged, slots held",
+                async () => (Acknowledged: load.Count(a => a.Status == 201), Holders: (await cluster.SlotHoldersAsync()).Count),
+                s => s.Acknowledged >= 15 && s.Holders > 0,
+                s => $"{s.Acknowledged} acknowledged, {s.Holders} slots held; {load.Describe()}");
+
+            // 1. A quick restart (pg_ctl restart -m fast): every connection is cut, the server is
+            // back within a second or two; turns in flight retry on fresh connections.
+            var pidBefore = postgres.PostmasterPid();
+            var restartStarted = DateTimeOffset.UtcNow;
+            postgres.RestartServer();
+            var restartedAt = DateTimeOffset.UtcNow;
+            Assert.NotEqual(pidBefore, postgres.PostmasterPid());
+            log.WriteLine($"{restartStarted:HH:mm:ss.fff} pg_ctl restart -m fast took {(restartedAt - restartStarted).TotalSeconds:0.0} s; {load.Describe()}");
+            await RecoveredAsync(cluster, load, restartedAt);
+
+            // 2. A long outage (pg_ctl stop -m fast ... start): down until the front end has refused
+            // a submission and every silo has failed a heartbeat, which is past the leases.
+            var linesBefore = cluster.Silos.Select(s => s.Lines.Count).ToList();
+            var stoppedAt = DateTimeOffset.UtcNow;
+            postgres.StopServer();
+            log.WriteLine($"{stoppedAt:HH:mm:ss.fff} PostgreSQL stopped (pg_ctl stop -m fast); {load.Describe()}");
+            await cluster.WaitAsync(
+                "the front end refuses a submission and every silo fails a heartbeat while PostgreSQL is down",
+                () => Task.FromResult((
+                    Failed: load.Count(a => a.At > stoppedAt && a.Status != 201),
+                    Silent: cluster.Silos.Where((s, i) => !s.Lines.Skip(linesBefore[i]).Any(l => l.Contains($"Heartbeat of silo {s.Name} failed", StringComparison.Ordinal))).Select(s => s.Name).ToList())),
+                s => s.Failed > 0 && s.Silent.Count == 0,
+                s => $"{s.Failed} refused submissions since the stop; no heartbeat failure logged yet by [{string.Join(", ", s.Silent)}]; {load.Describe()}",
+                TimeSpan.FromSeconds(60));
+
+            postgres.StartServer();
+            restartedAt = DateTimeOffset.UtcNow;
+            log.WriteLine($"{restartedAt:HH:mm:ss.fff} PostgreSQL started again after {(restartedAt - stoppedAt).TotalSeconds:0.0} s down; {load.Describe()}");
+            await RecoveredAsync(cluster, load, restartedAt);
+        }
+        finally
+        {
+            await load.StopAsync(submitting);
+        }
+
+        log.WriteLine($"load: {load.Describe()}");
+        var answers = load.Snapshot();
+        var acknowledged = answers.Where(a => a.Status == 201).SelectMany(a => a.Ids).ToList();
+        var unanswered = answers.Where(a => a.Status != 201).SelectMany(a => a.Ids).ToHashSet(StringComparer.Ordinal);
+
+        // Refused requests were refused with 5xx (the front end stayed up and said so).
+        var odd = answers.Where(a => a.Status != 201 && a.Status < 500).ToList();
+        Assert.True(odd.Count == 0, $"{odd.Count} submissions answered neither 201 nor 5xx: {string.Join("; ", odd.Take(10).Select(a => $"{a.Status} {a.Body}"))}");
+
+        // Every acknowledged task exists and ends COMPLETED; a refused one may exist (its commit
+        // may have happened with the answer lost), and then it completes too; nothing else exists.
+        await cluster.WaitAllCompletedAsync(acknowledged, TimeSpan.FromSeconds(120));
+        var all = await cluster.WaitAsync(
+            "every task in the database is COMPLETED",
+            cluster.Api.AllTasksAsync,
+            tasks => tasks.All(t => (string?)t["status"] == "COMPLETED"),
+            tasks => string.Join(", ", tasks.Where(t => (string?)t["status"] != "COMPLETED").Select(t => $"{t["id"]}={t["status"]}")));
+        var ids = all.Select(t => (string)t["id"]!).ToHashSet(StringComparer.Ordinal);
+        var missing = acknowledged.Where(id => !ids.Contains(id)).ToList();
+        Assert.True(missing.Count == 0, $"acknowledged but lost: {string.Join(", ", missing)}");
+        var invented = ids.Where(id => !acknowledged.Contains(id) && !unanswered.Contains(id)).ToList();
+        Assert.True(invented.Count == 0, $"tasks nobody submitted: {string.Join(", ", invented)}");
+        Assert.Equal(acknowledged.Count, acknowledged.Distinct(StringComparer.Ordinal).Count());
+
+        var events = await cluster.AssertCompletedExactlyOnceAsync(ids);
+        var lost = events.Where(e => e.Value.Any(v => v.IsLeaseLost)).Select(e => e.Key).ToList();
+        log.WriteLine($"{ids.Count} tasks COMPLETED once each ({acknowledged.Count} acknowledged, {ids.Count - acknowledged.Count} refused but committed); " +
+            $"{lost.Count} re-run after a lease lost in the outage: {string.Join(", ", lost)}");
+
+        // Nobody was restarted.
+        foreach (var process in cluster.Silos.Append(cluster.FrontEnd))
+        {
+            Assert.True(process.IsRunning, $"{process.Name} is no longer running\n{process.Output()}");
+        }
+    }
+
+    /// <summary>The front end acknowledges submissions again and every silo heartbeats again (ACTIVE
+    /// in /api/workers with a heartbeat after <paramref name="restartedAt"/>).</summary>
+    private static async Task RecoveredAsync(ProcessCluster cluster, Load load, DateTimeOffset restartedAt)
+    {
+        await cluster.WaitAsync(
+            "15 tasks are acknowledged after the restart",
+            () => Task.FromResult(load.Count(a => a.At > restartedAt && a.Status == 201)),
+            n => n >= 15,
+            n => $"{n} acknowledged since the restart; {load.Describe()}");
+        await cluster.WaitAsync(
+            "/api/workers lists every silo ACTIVE with a heartbeat after the restart",
+            cluster.WorkersAsync,
+            workers => cluster.Silos.All(s => workers.Any(w => (string?)w["id"] == s.Name && (string?)w["status"] == "ACTIVE"
+                && DateTimeOffset.Parse((string)w["heartbeat_at"]!, CultureInfo.InvariantCulture) > restartedAt)),
+            workers => new JsonArray([.. workers.Select(w => w.DeepClone())]).ToJsonString());
+    }
+
+    /// <summary>Submits all along, about 20 requests a second: single tasks, and every tenth time a
+    /// chain of three in one batch; records every answer.</summary>
+    private sealed class Load(ApiClient api) : IDisposable
+    {
+        private readonly List<Answer> _answers = [];
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Lock _lock = new();
+
+        public sealed record Answer(DateTimeOffset At, int Status, string Body, IReadOnlyList<string> Ids);
+
+        public Task RunAsync() => Task.Run(async () =>
+        {
+            for (var n = 0; !_stop.IsCancellationRequested; n++)
+            {
+                var sent = DateTimeOffset.UtcNow;
+                (int Status, string Body) answer;
+                string[] ids;
+                if (n % 10 == 9)
+                {
+                    ids = [$"chain-{n:0000}-a", $"chain-{n:0000}-b", $"chain-{n:0000}-c"];
+                    answer = await api.TryPostAsync("/api/tasks/batch", new object[]
+                    {
+                        new { id = ids[0], type = "e2e", duration_ms = 100 },
+                        new { id = ids[1], type = "e2e", duration_ms = 100, dependencies = new[] { ids[0] } },
+                        new { id = ids[2], type = "e2e", duration_ms = 100, dependencies = new[] { ids[1] } },
+                    });
+                }
+                else
+                {
+                    ids = [$"load-{n:0000}"];
+                    answer = await api.TryPostAsync("/api/tasks", new { id = ids[0], type = "e2e", duration_ms = 300 });
+                }
+
+                lock (_lock)
+                {
+                    _answers.Add(new Answer(sent, answer.Status, answer.Body, ids));
+                }
+
+                try
+                {
+                    await Task.Delay(50, _stop.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+        });
+
+        public int Count(Func<Answer, bool> predicate) => Snapshot().Count(predicate);
+
+        public List<Answer> Snapshot()
+        {
+            lock (_lock)
+            {
+                return [.. _answers];
+            }
+        }
+
+        public string Describe()
+        {
+            var answers = Snapshot();
+            var byStatus = answers.GroupBy(a => a.Status).OrderBy(g => g.Key).Select(g => $"{g.Key}: {g.Count()}");
+            var lastFailure = answers.LastOrDefault(a => a.Status != 201);
+            return $"{answers.Count} submissions ({string.Join(", ", byStatus)})" +
+                (lastFailure is null ? "" : $"; last refusal: {lastFailure.Status} {lastFailure.Body[..Math.Min(300, lastFailure.Body.Length)]}");
+        }
+
+        public async Task StopAsync(Task running)
+        {
+            await _stop.CancelAsync();
+            await running;
+        }
+
+        public void Dispose()
+        {
+            _stop.Dispose();
+            api.Dispose();
+        }
+    }
+}

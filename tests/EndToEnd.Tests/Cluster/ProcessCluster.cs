@@ -1,0 +1,303 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using OrleansScheduler.EndToEnd.Tests.Support;
+using Xunit.Abstractions;
+using Xunit.Sdk;
+
+namespace OrleansScheduler.EndToEnd.Tests.Cluster;
+
+/// <summary>A cluster of real processes on a fresh PostgreSQL database: N silo processes
+/// (`dotnet OrleansScheduler.Silo.dll`, Silo__SiloId silo-1..N) and one WebApi front end
+/// (Silo__Enabled=false) on a free port, all with the same short timings. Waits go through
+/// <see cref="WaitAsync{T}"/>, which on a timeout adds what the cluster looks like: every task's
+/// status, /api/stats, /api/workers and each process's last output lines. Disposing kills every
+/// process, writes their output to the test log and drops the database.</summary>
+public sealed class ProcessCluster : IAsyncDisposable
+{
+    /// <summary>Cluster-wide slots: two per silo on average.</summary>
+    public const int MaxConcurrentTasks = 6;
+
+    public static readonly TimeSpan LeaseDuration = TimeSpan.FromSeconds(3);
+    public static readonly TimeSpan SiloDeadAfter = TimeSpan.FromSeconds(3);
+    public static readonly TimeSpan HeartbeatInterval = TimeSpan.FromMilliseconds(500);
+    public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>How long a wait on the cluster may take before the test fails.</summary>
+    public static readonly TimeSpan Patience = TimeSpan.FromSeconds(90);
+
+    private readonly ITestOutputHelper _log;
+    private readonly string _server;
+    private readonly List<ServerProcess> _silos = [];
+
+    private ProcessCluster(string server, string database, string folder, ITestOutputHelper log)
+    {
+        _server = server;
+        Database = database;
+        Folder = folder;
+        _log = log;
+        FrontEnd = ServerProcess.WebApi("front-end", folder, database, ServerProcess.FreePort(), Settings(new() { ["Silo__Enabled"] = "false" }));
+        Api = new ApiClient(FrontEnd.BaseAddress, () => Outputs(30));
+    }
+
+    /// <summary>The database's connection string (DATABASE_URL of every process).</summary>
+    public string Database { get; }
+
+    public string Folder { get; }
+
+    public IReadOnlyList<ServerProcess> Silos => _silos;
+
+    public ServerProcess FrontEnd { get; }
+
+    public ApiClient Api { get; }
+
+    /// <summary>Creates a database on <paramref name="server"/>, starts <paramref name="silos"/>
+    /// silos and the front end on it, and waits until the front end is ready and lists every silo
+    /// ACTIVE.</summary>
+    public static async Task<ProcessCluster> StartAsync(string server, ITestOutputHelper log, int silos = 3)
+    {
+        ArgumentNullException.ThrowIfNull(log);
+        var database = await TestPostgres.CreateDatabaseAsync(server);
+        var folder = Path.Combine(Path.GetTempPath(), "orleans-scheduler-e2e", "cluster-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        var cluster = new ProcessCluster(server, database, folder, log);
+        try
+        {
+            for (var i = 1; i <= silos; i++)
+            {
+                var id = $"silo-{i}";
+                cluster._silos.Add(ServerProcess.Silo(id, folder, database, Settings(new() { ["Silo__SiloId"] = id })));
+            }
+
+            foreach (var silo in cluster._silos)
+            {
+                silo.Start();
+            }
+
+            cluster.FrontEnd.Start();
+            await cluster.Api.WaitReadyAsync(cluster.FrontEnd, Patience);
+            var ids = cluster._silos.Select(s => s.Name).ToList();
+            await cluster.WaitAsync(
+                $"/api/workers lists {string.Join(", ", ids)} ACTIVE",
+                cluster.WorkersAsync,
+                workers => ids.All(id => workers.Any(w => (string?)w["id"] == id && (string?)w["status"] == "ACTIVE")),
+                workers => new JsonArray([.. workers.Select(w => w.DeepClone())]).ToJsonString());
+            return cluster;
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>The settings every process of the cluster gets, plus its own.</summary>
+    public static Dictionary<string, string> Settings(Dictionary<string, string> own)
+    {
+        ArgumentNullException.ThrowIfNull(own);
+        var settings = new Dictionary<string, string>
+        {
+            ["Scheduler__MaxConcurrentTasks"] = MaxConcurrentTasks.ToString(CultureInfo.InvariantCulture),
+            ["Scheduler__LeaseDuration"] = LeaseDuration.ToString("c", CultureInfo.InvariantCulture),
+            ["Scheduler__SiloDeadAfter"] = SiloDeadAfter.ToString("c", CultureInfo.InvariantCulture),
+            ["Silo__HeartbeatInterval"] = HeartbeatInterval.ToString("c", CultureInfo.InvariantCulture),
+            ["Silo__PollInterval"] = PollInterval.ToString("c", CultureInfo.InvariantCulture),
+        };
+        foreach (var (key, value) in own)
+        {
+            settings[key] = value;
+        }
+
+        return settings;
+    }
+
+    public ServerProcess Silo(string id) =>
+        _silos.SingleOrDefault(s => s.Name == id) ?? throw new InvalidOperationException($"No silo process named {id}: {string.Join(", ", _silos.Select(s => s.Name))}");
+
+    /// <summary>Polls until <paramref name="done"/>; on a timeout fails with the last state seen and
+    /// a description of the whole cluster.</summary>
+    public async Task<T> WaitAsync<T>(string what, Func<Task<T>> probe, Func<T, bool> done, Func<T, string> describe, TimeSpan? timeout = null)
+    {
+        try
+        {
+            return await Poll.UntilAsync(what, probe, done, describe, timeout ?? Patience);
+        }
+        catch (XunitException ex)
+        {
+            throw new XunitException($"{ex.Message}{Environment.NewLine}{await DescribeAsync()}");
+        }
+    }
+
+    /// <summary>/api/workers.</summary>
+    public async Task<List<JsonObject>> WorkersAsync() => await Api.ListAsync("/api/workers");
+
+    /// <summary>/api/stats slots.holders: which task holds a slot, on which silo, in which attempt.</summary>
+    public async Task<List<(string Task, string Silo, int Attempt)>> SlotHoldersAsync()
+    {
+        var stats = await Api.GetAsync("/api/stats");
+        return stats["slots"]!["holders"]!.AsArray()
+            .Select(h => ((string)h!["task_id"]!, (string)h["silo_id"]!, (int)h["attempt"]!))
+            .ToList();
+    }
+
+    /// <summary>/api/tasks/{id}/events, oldest first.</summary>
+    public async Task<IReadOnlyList<TaskEventRecord>> EventsAsync(string id) =>
+        (await Api.GetArrayAsync($"/api/tasks/{Uri.EscapeDataString(id)}/events")).Select(e => TaskEventRecord.Parse(e!.AsObject())).ToList();
+
+    /// <summary>Every task's events, by task id.</summary>
+    public async Task<Dictionary<string, IReadOnlyList<TaskEventRecord>>> EventsAsync(IEnumerable<string> ids)
+    {
+        var events = new Dictionary<string, IReadOnlyList<TaskEventRecord>>(StringComparer.Ordinal);
+        foreach (var id in ids)
+        {
+            events[id] = await EventsAsync(id);
+        }
+
+        return events;
+    }
+
+    /// <summary>Waits until every task of <paramref name="ids"/> is COMPLETED and answers every
+    /// task the cluster holds.</summary>
+    public Task<List<JsonObject>> WaitAllCompletedAsync(IReadOnlyCollection<string> ids, TimeSpan? timeout = null) =>
+        WaitAsync(
+            $"all {ids.Count} acknowledged tasks are COMPLETED",
+            Api.AllTasksAsync,
+            tasks =>
+            {
+                var completed = tasks.Where(t => (string?)t["status"] == "COMPLETED").Select(t => (string)t["id"]!).ToHashSet(StringComparer.Ordinal);
+                return ids.All(completed.Contains);
+            },
+            tasks => $"missing: [{string.Join(", ", ids.Except(tasks.Select(t => (string)t["id"]!), StringComparer.Ordinal))}], not COMPLETED: [{string.Join(", ", tasks.Where(t => (string?)t["status"] != "COMPLETED").Select(t => $"{t["id"]}={t["status"]}"))}]",
+            timeout);
+
+    /// <summary>Asserts that every task has exactly one RUNNING->COMPLETED event (so no late report
+    /// completed it a second time) and ends COMPLETED; answers the events by task.</summary>
+    public async Task<Dictionary<string, IReadOnlyList<TaskEventRecord>>> AssertCompletedExactlyOnceAsync(IReadOnlyCollection<string> ids)
+    {
+        var events = await EventsAsync(ids);
+        var wrong = events
+            .Where(e => e.Value.Count(v => v.From == "RUNNING" && v.To == "COMPLETED") != 1 || e.Value[^1].To != "COMPLETED")
+            .Select(e => $"{e.Key}:{Environment.NewLine}{TaskEventRecord.Describe(e.Value)}")
+            .ToList();
+        Assert.True(wrong.Count == 0, $"{wrong.Count} tasks do not have exactly one RUNNING->COMPLETED event ending them:{Environment.NewLine}{string.Join(Environment.NewLine, wrong)}");
+        return events;
+    }
+
+    /// <summary>Every task's status, /api/stats, /api/workers and each process's last output lines;
+    /// whatever cannot be read (the database or the front end is down) says why.</summary>
+    public async Task<string> DescribeAsync()
+    {
+        var text = new StringBuilder();
+        text.AppendLine("=== the cluster ===");
+        try
+        {
+            var tasks = await Api.AllTasksAsync();
+            text.AppendLine(CultureInfo.InvariantCulture, $"tasks ({tasks.Count}): {string.Join(", ", tasks.Select(t => $"{t["id"]}={t["status"]}/a{t["attempts"]}@{t["worker_id"]}"))}");
+        }
+        catch (Exception ex) when (ex is XunitException or HttpRequestException or TaskCanceledException)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"tasks: could not list: {ex.Message.Split('\n')[0]}");
+        }
+
+        foreach (var url in new[] { "/api/stats", "/api/workers" })
+        {
+            var (status, body) = await Api.TryGetAsync(url);
+            text.AppendLine(CultureInfo.InvariantCulture, $"{url}: {status} {body}");
+        }
+
+        text.AppendLine(await SessionsAsync());
+        text.AppendLine(Outputs(60));
+        return text.ToString();
+    }
+
+    /// <summary>The database's sessions (pg_stat_activity): which hold a transaction open, which
+    /// wait, on whom. A stopped process's session stays open with whatever it held.</summary>
+    public async Task<string> SessionsAsync()
+    {
+        var text = new StringBuilder("sessions on the test database (pg_stat_activity):");
+        try
+        {
+            await using var admin = new Npgsql.NpgsqlConnection(new Npgsql.NpgsqlConnectionStringBuilder(_server) { Pooling = false, Timeout = 5 }.ConnectionString);
+            await admin.OpenAsync();
+            await using var command = new Npgsql.NpgsqlCommand("""
+                SELECT pid, client_port, state, extract(epoch FROM now() - xact_start)::float8, wait_event_type, wait_event,
+                       pg_blocking_pids(pid)::text, left(regexp_replace(query, '\s+', ' ', 'g'), 160)
+                FROM pg_stat_activity WHERE datname = @db AND pid <> pg_backend_pid() ORDER BY xact_start NULLS LAST, pid
+                """, admin);
+            command.Parameters.AddWithValue("db", new Npgsql.NpgsqlConnectionStringBuilder(Database).Database!);
+            await using var reader = await command.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                text.AppendLine().Append(CultureInfo.InvariantCulture,
+                    $"  pid {reader.GetInt32(0)} port {(reader.IsDBNull(1) ? "-" : reader.GetInt32(1))} {(reader.IsDBNull(2) ? "-" : reader.GetString(2))}" +
+                    $" xact {(reader.IsDBNull(3) ? "-" : $"{reader.GetDouble(3):0.0} s")} wait {(reader.IsDBNull(4) ? "-" : $"{reader.GetString(4)}/{reader.GetString(5)}")}" +
+                    $" blocked by {reader.GetString(6)}: {(reader.IsDBNull(7) ? "" : reader.GetString(7))}");
+            }
+        }
+        catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException or InvalidOperationException)
+        {
+            text.Append(CultureInfo.InvariantCulture, $" could not read: {ex.Message}");
+        }
+
+        return text.ToString();
+    }
+
+    /// <summary>Each process's last output lines.</summary>
+    public string Outputs(int lines) =>
+        string.Join(Environment.NewLine, _silos.Append(FrontEnd).Select(p => p.Output(lines)));
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var process in _silos.Append(FrontEnd))
+        {
+            process.Dispose();
+        }
+
+        Api.Dispose();
+        foreach (var process in _silos.Append(FrontEnd))
+        {
+            _log.WriteLine(process.Output(150));
+        }
+
+        try
+        {
+            await TestPostgres.DropDatabaseAsync(_server, Database);
+        }
+        catch (Npgsql.NpgsqlException ex)
+        {
+            _log.WriteLine($"could not drop the test database: {ex.Message}");
+        }
+
+        try
+        {
+            Directory.Delete(Folder, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Left to the OS's temp cleanup.
+        }
+    }
+}
+
+/// <summary>One entry of GET /api/tasks/{id}/events.</summary>
+public sealed record TaskEventRecord(DateTimeOffset At, string? From, string To, string? Silo, int? Attempt, string? Reason)
+{
+    public static TaskEventRecord Parse(JsonObject e)
+    {
+        ArgumentNullException.ThrowIfNull(e);
+        return new(
+            DateTimeOffset.Parse((string)e["at"]!, CultureInfo.InvariantCulture),
+            (string?)e["from"],
+            (string)e["to"]!,
+            (string?)e["silo_id"],
+            (int?)e["attempt"],
+            (string?)e["reason"]);
+    }
+
+    /// <summary>A lease reclaimed after its silo stopped renewing it.</summary>
+    public bool IsLeaseLost => From == "RUNNING" && Reason is { } reason && reason.Contains("attempt lost", StringComparison.Ordinal)
+        && reason.Contains("lease", StringComparison.Ordinal);
+
+    public static string Describe(IEnumerable<TaskEventRecord> events) =>
+        string.Join(Environment.NewLine, events.Select(e => $"  {e.At:HH:mm:ss.fff} {e.From ?? "-"}->{e.To} silo={e.Silo ?? "-"} attempt={e.Attempt?.ToString(CultureInfo.InvariantCulture) ?? "-"} {e.Reason}"));
+}
