@@ -261,7 +261,12 @@ internal static class PostgresSql
 
     public const string NextLeaseExpiry = "SELECT min(lease_expires_at) FROM slots WHERE task IS NOT NULL";
 
-    public const string DeclareDead = "UPDATE silos SET status = 'DEAD' WHERE status = 'ACTIVE' AND heartbeat_at < @since";
+    /// <summary>A silo row locked by its own open turn is skipped, not waited for: a silo frozen in
+    /// the middle of a heartbeat must not stall every other silo's reminder turn.</summary>
+    public const string DeclareDead = """
+        UPDATE silos SET status = 'DEAD'
+        WHERE id IN (SELECT id FROM silos WHERE status = 'ACTIVE' AND heartbeat_at < @since FOR UPDATE SKIP LOCKED)
+        """;
 
     public const string StopSilo = "UPDATE silos SET status = 'STOPPED', heartbeat_at = @now WHERE id = @id";
 

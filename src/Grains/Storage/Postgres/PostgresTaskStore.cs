@@ -55,6 +55,12 @@ public sealed partial class PostgresTaskStore : ITaskStore
             builder.MaxAutoPrepare = 64;
         }
 
+        // A silo frozen inside a turn (SIGSTOP, a VM pause, a cut that keeps the TCP session) would
+        // hold that turn's row locks, and with them its slots, for as long as it stays frozen: the
+        // server ends such a session after half a lease, so the others can reclaim its attempts
+        // once the lease has expired. Turns never sit idle in a transaction on purpose.
+        var idleLimit = (long)Math.Max(1000, _scheduler.LeaseDuration.TotalMilliseconds / 2);
+        builder.Options = $"{builder.Options} -c idle_in_transaction_session_timeout={idleLimit}".Trim();
         _connectionString = builder.ConnectionString;
     }
 
