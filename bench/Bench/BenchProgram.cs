@@ -5,7 +5,7 @@ namespace OrleansScheduler.Bench;
 /// <summary>Entry point: <c>dotnet run -c Release --project bench/Bench -- [scenario ...] [--flag value ...]</c>.</summary>
 public static class BenchProgram
 {
-    public static readonly string[] Scenarios = ["drain", "submit", "handoff", "fidelity", "dag", "limit", "peer", "memory"];
+    public static readonly string[] Scenarios = ["drain", "submit", "handoff", "fidelity", "dag", "limit", "peer", "memory", "cluster"];
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -40,9 +40,9 @@ public static class BenchProgram
 
         options.QuickDefaults = options.Scenarios.Count == 0 || options.Scenarios.Contains("all");
         var report = new Report(args);
-        Console.WriteLine($"OrleansScheduler bench: {string.Join(", ", selected)} on {Environment.ProcessorCount} cores, {report.Machine.Os}, .NET {Environment.Version}");
+        Console.WriteLine($"OrleansScheduler bench: {string.Join(", ", selected)} on {Environment.ProcessorCount} cores, {report.Machine.Os}, .NET {Environment.Version}; load average {report.LoadAtStart}");
         var failed = false;
-        if (!options.Flag("no-warmup") && selected.Any(s => s is not ("submit" or "memory")))
+        if (!options.Flag("no-warmup") && selected.Any(s => s is not ("submit" or "memory" or "cluster")))
         {
             // JIT and tiered compilation of the in-process silo, so the first scenario is not penalised.
             var clock = Stopwatch.StartNew();
@@ -69,7 +69,8 @@ public static class BenchProgram
             }
 
             report.ScenarioSeconds[scenario] = clock.Elapsed.TotalSeconds;
-            Console.WriteLine($"   ({scenario} took {clock.Elapsed.TotalSeconds:F1} s)");
+            report.ScenarioLoad[scenario] = Report.LoadAverage();
+            Console.WriteLine($"   ({scenario} took {clock.Elapsed.TotalSeconds:F1} s; load average {report.ScenarioLoad[scenario]})");
         }
 
         options.ThrowIfUnused();
@@ -91,6 +92,7 @@ public static class BenchProgram
         "limit" => LimitScenario.RunAsync(options, report),
         "peer" => PeerScenario.RunAsync(options, report),
         "memory" => MemoryScenario.RunAsync(options, report),
+        "cluster" => ClusterScenario.RunAsync(options, report),
         _ => throw new ArgumentException(scenario),
     };
 
@@ -98,7 +100,7 @@ public static class BenchProgram
     {
         Console.WriteLine("""
             usage: dotnet run -c Release --project bench/Bench -- [scenario ...] [--flag value ...]
-            scenarios: all (default) | drain | submit | handoff | fidelity | dag | limit | peer | memory
+            scenarios: all (default) | drain | submit | handoff | fidelity | dag | limit | peer | memory | cluster
             flags (defaults in brackets; `all` uses the smaller figure where two are given):
               drain     --drain-tasks [100000|30000] --drain-slots [1000] --drain-capacity [=slots] --drain-claim-batch [=slots]
               submit    --submit-requests [30000|15000] --submit-clients [64] --submit-warmup [2000] --submit-silo [false]
@@ -108,6 +110,9 @@ public static class BenchProgram
               limit     --limit-rows [200000] --limit-batch [1000] --limit-drain-tasks [20000] (used when drain did not run)
               peer      --peer-tasks [10000] --peer-threads [10] --peer-batch [10]
               memory    --memory-stored [1000000|200000] --memory-run [100000|20000] --memory-slots [1000]
+              cluster   --cluster-tasks [20000|10000] --cluster-slots [1000] --cluster-silos [3] --cluster-claim-batch [slots/silos]
+                        --cluster-handoff-chains [20] --cluster-handoff-length [50] --cluster-handoff-fans [10] --cluster-handoff-width [50]
+                        (PostgreSQL: needs ORLEANS_TEST_POSTGRES, else skipped; `. .ci/postgres.sh` sets it)
               any       --keep-db (keep temp databases)  --no-warmup  --help
             """);
     }

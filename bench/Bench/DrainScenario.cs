@@ -15,7 +15,8 @@ public static class DrainScenario
         var slots = options.Int("drain-slots", 1000);
         var capacity = options.Int("drain-capacity", slots);
         var batch = options.Int("drain-claim-batch", Math.Min(slots, 10_000));
-        var result = await DrainAsync(tasks, slots, capacity, batch, options);
+        var readPaths = new List<(string Name, double Ms, string Plan)>();
+        var result = await DrainAsync(tasks, slots, capacity, batch, options, inspect: database => readPaths.AddRange(ApiProbe.TimeStatements(database)));
         report.Shared["drain_rate"] = result.TasksPerSecond;
         report.Add("drain", "tasks", tasks, "tasks", note: $"slots {slots}, capacity {capacity}, claim batch {batch}");
         report.Add("drain", "submit (in-process batches of 10k)", tasks / result.SubmitSeconds, "tasks/s");
@@ -25,9 +26,14 @@ public static class DrainScenario
         report.Add("drain", "CPU busy during drain", result.CpuCores, "cores", note: result.TopThreads);
         report.Add("drain", "CPU per task", result.CpuCores * result.Seconds / tasks * 1e6, "us");
         report.Add("drain", "task_events rows per task", (double)result.Events / tasks, "rows");
+        foreach (var (name, ms, plan) in readPaths)
+        {
+            // The read statements behind /api/stats, /api/tasks and the claim, on the drained database.
+            report.Add("drain", "after: " + name, ms, "ms", note: plan + ApiProbe.Flag(plan));
+        }
     }
 
-    public static async Task<DrainResult> DrainAsync(int tasks, int slots, int capacity, int claimBatch, Options options, string label = "drain")
+    public static async Task<DrainResult> DrainAsync(int tasks, int slots, int capacity, int claimBatch, Options options, string label = "drain", Action<string>? inspect = null)
     {
         var database = Rig.NewDatabase(label);
         try
@@ -41,17 +47,6 @@ public static class DrainScenario
             finally
             {
                 await Rig.StopAsync(store);
-            }
-
-            if (options.Flag("exp-slots-index"))
-            {
-                // Experiment (not the product): index slots.task, which the completion's
-                // "UPDATE slots ... WHERE task = $seq" otherwise finds by scanning every slot.
-                using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={database};Pooling=False");
-                connection.Open();
-                using var command = connection.CreateCommand();
-                command.CommandText = "CREATE INDEX IF NOT EXISTS bench_slots_task ON slots (task)";
-                command.ExecuteNonQuery();
             }
 
             var recorder = new Recorder();
@@ -72,6 +67,7 @@ public static class DrainScenario
                 var result = new DrainResult(tasks, submitSeconds, Rig.Ms(before, started), seconds, tasks / seconds,
                     Rig.Ms(first, recorder.LastEnd) / 1000.0, cores, top, events, rows);
                 Console.WriteLine($"   {label}: {tasks:N0} tasks in {seconds:F2} s = {result.TasksPerSecond:N0}/s; CPU {cores:F2} cores: {top}");
+                inspect?.Invoke(database);
                 return result;
             }
             finally

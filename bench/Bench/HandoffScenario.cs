@@ -1,25 +1,10 @@
-using System.Diagnostics;
-
 namespace OrleansScheduler.Bench;
 
-/// <summary>3. Chains and fan-out/fan-in of no-op tasks; for each dependent, the delay from the
-/// handler end of its last dependency to its own handler start (report, commit, wake-up, claim).</summary>
-public static class HandoffScenario
+/// <summary>The handoff DAG: chains and fan-out/fan-in, each dependent tagged with its kind.</summary>
+public sealed record HandoffDag(List<TaskSpec> Specs, Dictionary<string, string> Kinds, int Chains, int Length, int Fans, int Width)
 {
-    public static async Task RunAsync(Options options, Report report)
+    public static HandoffDag Build(int chains, int length, int fans, int width)
     {
-        var chains = options.Int("handoff-chains", 20, allowZero: true);
-        var length = options.Int("handoff-length", 50);
-        var fans = options.Int("handoff-fans", 10, allowZero: true);
-        var width = options.Int("handoff-width", 50);
-        var slots = options.Int("handoff-slots", 1000);
-        await MeasureAsync(chains, length, fans, width, slots, options, report);
-    }
-
-    /// <summary>Runs the DAG; with a null report it only warms the JIT up.</summary>
-    public static async Task MeasureAsync(int chains, int length, int fans, int width, int slots, Options options, Report? report)
-    {
-
         var specs = new List<TaskSpec>();
         var kinds = new Dictionary<string, string>(StringComparer.Ordinal);
         for (var c = 0; c < chains; c++)
@@ -45,14 +30,61 @@ public static class HandoffScenario
             kinds[$"f{f}-join"] = "fan-in";
         }
 
-        var byId = specs.ToDictionary(s => s.Id, StringComparer.Ordinal);
+        return new HandoffDag(specs, kinds, chains, length, fans, width);
+    }
+
+    public string Describe => $"{Chains} chains of {Length}, {Fans} fans of {Width}";
+
+    /// <summary>Handoff of every dependent (its start - the end of its last dependency), sorted, and by kind.</summary>
+    public (List<double> All, SortedDictionary<string, List<double>> ByKind) Analyse(Recorder recorder)
+    {
+        var all = new List<double>();
+        var byKind = new SortedDictionary<string, List<double>>(StringComparer.Ordinal);
+        foreach (var spec in Specs.Where(s => s.Dependencies.Count > 0))
+        {
+            var start = recorder.Runs[spec.Id].Start;
+            var upstreamEnd = spec.Dependencies.Max(d => recorder.Runs[d].End);
+            var handoff = Rig.Ms(upstreamEnd, start);
+            all.Add(handoff);
+            var kind = Kinds[spec.Id];
+            (byKind.TryGetValue(kind, out var list) ? list : byKind[kind] = []).Add(handoff);
+        }
+
+        all.Sort();
+        foreach (var list in byKind.Values)
+        {
+            list.Sort();
+        }
+
+        return (all, byKind);
+    }
+}
+
+/// <summary>3. Chains and fan-out/fan-in of no-op tasks; for each dependent, the delay from the
+/// handler end of its last dependency to its own handler start (report, commit, wake-up, claim).</summary>
+public static class HandoffScenario
+{
+    public static async Task RunAsync(Options options, Report report)
+    {
+        var chains = options.Int("handoff-chains", 20, allowZero: true);
+        var length = options.Int("handoff-length", 50);
+        var fans = options.Int("handoff-fans", 10, allowZero: true);
+        var width = options.Int("handoff-width", 50);
+        var slots = options.Int("handoff-slots", 1000);
+        await MeasureAsync(chains, length, fans, width, slots, options, report);
+    }
+
+    /// <summary>Runs the DAG; with a null report it only warms the JIT up.</summary>
+    public static async Task MeasureAsync(int chains, int length, int fans, int width, int slots, Options options, Report? report)
+    {
+        var dag = HandoffDag.Build(chains, length, fans, width);
         var database = Rig.NewDatabase("handoff");
         try
         {
             var store = await Rig.StartStoreAsync(database, slots);
             try
             {
-                await Rig.SubmitAsync(store, specs, chunk: specs.Count);
+                await Rig.SubmitAsync(store, dag.Specs, chunk: dag.Specs.Count);
             }
             finally
             {
@@ -67,7 +99,7 @@ public static class HandoffScenario
             long done;
             try
             {
-                done = await watcher.WaitForTerminalAsync(specs.Count, TimeSpan.FromMinutes(10), label: "handoff");
+                done = await watcher.WaitForTerminalAsync(dag.Specs.Count, TimeSpan.FromMinutes(10), label: "handoff");
             }
             finally
             {
@@ -75,39 +107,24 @@ public static class HandoffScenario
             }
 
             var (cores, top) = cpu.Finish();
-            var all = new List<double>();
-            var byKind = new Dictionary<string, List<double>>();
-            foreach (var spec in specs.Where(s => s.Dependencies.Count > 0))
-            {
-                var start = recorder.Runs[spec.Id].Start;
-                var upstreamEnd = spec.Dependencies.Max(d => recorder.Runs[d].End);
-                var handoff = Rig.Ms(upstreamEnd, start);
-                all.Add(handoff);
-                var kind = kinds[spec.Id];
-                (byKind.TryGetValue(kind, out var list) ? list : byKind[kind] = []).Add(handoff);
-            }
-
-            all.Sort();
+            var (all, byKind) = dag.Analyse(recorder);
             if (report is null)
             {
                 return;
             }
 
             var longestChain = Rig.Ms(recorder.FirstStart, done);
-            report.Add("handoff", "tasks / dependents", specs.Count, "tasks", note: $"{chains} chains of {length}, {fans} fans of {width}; {all.Count} dependents; slots {slots}");
+            report.Add("handoff", "tasks / dependents", dag.Specs.Count, "tasks", note: $"{dag.Describe}; {all.Count} dependents; slots {slots}");
             report.Below("handoff", "handoff p50", Stats.Percentile(all, 50), "ms", 2);
             report.Below("handoff", "handoff p99", Stats.Percentile(all, 99), "ms", 20);
             report.Add("handoff", "handoff max", all[^1], "ms");
-            foreach (var (kind, list) in byKind.OrderBy(k => k.Key))
+            foreach (var (kind, list) in byKind)
             {
-                list.Sort();
                 report.Add("handoff", $"{kind} p50 / p99", Stats.Percentile(list, 50), "ms", note: $"p99 {Stats.Percentile(list, 99):F2} ms, n={list.Count}");
             }
 
             report.Add("handoff", "makespan (chain of " + length + ")", longestChain, "ms", note: $"{longestChain / length:F2} ms per link incl. run");
             report.Add("handoff", "CPU busy", cores, "cores", note: top);
-            _ = byId;
-            _ = Stopwatch.Frequency;
         }
         finally
         {

@@ -24,9 +24,28 @@ public sealed class Report(string[] args)
 
     public Dictionary<string, double> ScenarioSeconds { get; } = [];
 
+    /// <summary>Load average when each scenario ended.</summary>
+    public Dictionary<string, string> ScenarioLoad { get; } = [];
+
     public MachineInfo Machine { get; } = DescribeMachine();
 
     public DateTimeOffset StartedAt { get; } = DateTimeOffset.UtcNow;
+
+    /// <summary>/proc/loadavg when the run started: other work on the machine shares the cores.</summary>
+    public string LoadAtStart { get; } = LoadAverage();
+
+    /// <summary>/proc/loadavg (1, 5, 15 min), or "unknown".</summary>
+    public static string LoadAverage()
+    {
+        try
+        {
+            return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
+        }
+        catch (IOException)
+        {
+            return "unknown";
+        }
+    }
 
     /// <summary>Figures one scenario leaves for another (the drain rate, for limit and peer).</summary>
     public Dictionary<string, double> Shared { get; } = [];
@@ -55,7 +74,7 @@ public sealed class Report(string[] args)
         }).ToList();
         string[] header = ["scenario", "figure", "value", "unit", "target", ""];
         var widths = header.Select((h, i) => Math.Max(h.Length, rows.Count == 0 ? 0 : rows.Max(r => r[i].Length))).ToArray();
-        output.WriteLine($"Machine: {Machine.Cores} cores ({Machine.Cpu}), {Machine.MemoryMb} MB, {Machine.Os}, {Machine.DotNet}");
+        output.WriteLine($"Machine: {Machine.Cores} cores ({Machine.Cpu}), {Machine.MemoryMb} MB, {Machine.Os}, {Machine.DotNet}; load average at start {LoadAtStart}, at end {LoadAverage()}");
         output.WriteLine(Line(header, widths));
         output.WriteLine(string.Join("-+-", widths.Select(w => new string('-', w))));
         foreach (var row in rows)
@@ -75,6 +94,9 @@ public sealed class Report(string[] args)
             FinishedAt = DateTimeOffset.UtcNow,
             Args = args,
             Machine,
+            LoadAtStart,
+            LoadAtEnd = LoadAverage(),
+            ScenarioLoad,
             ScenarioSeconds,
             Metrics,
         };

@@ -45,13 +45,13 @@ public static class Rig
         }
     }
 
-    public static Dictionary<string, string?> Settings(string database, int slots, int capacity = 256, int claimBatch = 256) => new()
+    public static Dictionary<string, string?> Settings(string database, int slots, int capacity = 256, int claimBatch = 256, string siloId = "bench-silo") => new()
     {
         ["Storage:DatabaseUrl"] = database,
         ["Scheduler:MaxConcurrentTasks"] = slots.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["Silo:Capacity"] = capacity.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["Silo:ClaimBatchSize"] = claimBatch.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        ["Silo:SiloId"] = "bench-silo",
+        ["Silo:SiloId"] = siloId,
         ["Logging:LogLevel:Default"] = "Warning",
     };
 
@@ -68,10 +68,10 @@ public static class Rig
     }
 
     /// <summary>A silo with the bench handler registered for tasks of type "bench". Not started.</summary>
-    public static IHost BuildSilo(string database, int slots, int capacity, int claimBatch, Recorder recorder)
+    public static IHost BuildSilo(string database, int slots, int capacity, int claimBatch, Recorder recorder, string siloId = "bench-silo")
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], ContentRootPath = Path.GetTempPath() });
-        builder.Configuration.AddInMemoryCollection(Settings(database, slots, capacity, claimBatch));
+        builder.Configuration.AddInMemoryCollection(Settings(database, slots, capacity, claimBatch, siloId));
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Services.AddSilo(builder.Configuration);
         builder.Services.AddSingleton(recorder);
@@ -151,29 +151,13 @@ public sealed class BenchHandler(Recorder recorder) : ITaskHandler
     }
 }
 
-/// <summary>Reads the store's maintained counters from a connection of its own (WAL readers never
-/// block the writer), to see when work is durably done.</summary>
-public sealed class DbWatcher : IDisposable
+/// <summary>Watches the store's maintained counters to see when work is durably done.</summary>
+public abstract class Watcher : IDisposable
 {
-    private readonly SqliteConnection _connection;
-    private readonly SqliteCommand _terminal;
+    /// <summary>Tasks in a terminal status, as committed.</summary>
+    public abstract long Terminal();
 
-    public DbWatcher(string database)
-    {
-        _connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = database, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
-        _connection.Open();
-        _terminal = _connection.CreateCommand();
-        _terminal.CommandText = "SELECT coalesce(sum(count), 0) FROM status_counts WHERE status IN ('COMPLETED', 'FAILED', 'CANCELLED', 'UPSTREAM_FAILED')";
-    }
-
-    public long Terminal() => Convert.ToInt64(_terminal.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
-
-    public long Scalar(string sql)
-    {
-        using var command = _connection.CreateCommand();
-        command.CommandText = sql;
-        return Convert.ToInt64(command.ExecuteScalar() ?? 0L, System.Globalization.CultureInfo.InvariantCulture);
-    }
+    public abstract long Scalar(string sql);
 
     /// <summary>Polls every <paramref name="pollMs"/> until <paramref name="count"/> tasks are terminal;
     /// returns the Stopwatch timestamp when it saw them. Prints progress every 5 s.</summary>
@@ -206,8 +190,43 @@ public sealed class DbWatcher : IDisposable
 
     public void Dispose()
     {
-        _terminal.Dispose();
-        _connection.Dispose();
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+
+    protected abstract void Dispose(bool disposing);
+}
+
+/// <summary>SQLite: a read-only connection of its own (WAL readers never block the writer).</summary>
+public sealed class DbWatcher : Watcher
+{
+    private readonly SqliteConnection _connection;
+    private readonly SqliteCommand _terminal;
+
+    public DbWatcher(string database)
+    {
+        _connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = database, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
+        _connection.Open();
+        _terminal = _connection.CreateCommand();
+        _terminal.CommandText = "SELECT coalesce(sum(count), 0) FROM status_counts WHERE status IN ('COMPLETED', 'FAILED', 'CANCELLED', 'UPSTREAM_FAILED')";
+    }
+
+    public override long Terminal() => Convert.ToInt64(_terminal.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+
+    public override long Scalar(string sql)
+    {
+        using var command = _connection.CreateCommand();
+        command.CommandText = sql;
+        return Convert.ToInt64(command.ExecuteScalar() ?? 0L, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _terminal.Dispose();
+            _connection.Dispose();
+        }
     }
 }
 
