@@ -9,7 +9,7 @@ namespace OrleansScheduler.EndToEnd.Tests.Cluster;
 /// with DeclareDead (`UPDATE silos SET status = 'DEAD' WHERE status = 'ACTIVE' AND heartbeat_at &lt;
 /// @since`), which waits on that lock; so no lease is reclaimed and no reminder fires anywhere in
 /// the cluster until the frozen silo resumes or its session dies. The store now skips locked silo
-/// rows and has the server end a session idle in a transaction for half a lease. Here: SIGSTOP the silo holding
+/// rows and has the server end a session idle in a transaction for a lease (at least 5 s). Here: SIGSTOP the silo holding
 /// tasks until it is caught with its heartbeat transaction open, then expect its tasks to be
 /// re-run by the others, as they are when it is stopped between turns.</summary>
 [Collection(ClusterCollection.Name)]
@@ -51,7 +51,7 @@ public sealed class FrozenHeartbeatReproTests(ITestOutputHelper log) : IAsyncLif
             var until = DateTime.UtcNow.AddMilliseconds(300);
             while (!caught && DateTime.UtcNow < until)
             {
-                caught = await OpenHeartbeatAsync(server, cluster.Database);
+                caught = await OpenHeartbeatAsync(server, cluster.Database, victimId);
             }
 
             if (!caught)
@@ -74,18 +74,20 @@ public sealed class FrozenHeartbeatReproTests(ITestOutputHelper log) : IAsyncLif
             TimeSpan.FromSeconds(30));
     }
 
-    /// <summary>A session of the database idle in a transaction whose last statement is the
-    /// heartbeat or the lease renewal, open for over 200 ms (a live silo's takes milliseconds).</summary>
-    private static async Task<bool> OpenHeartbeatAsync(string server, string database)
+    /// <summary>A session of <paramref name="silo"/> (its Application Name) idle in a transaction whose
+    /// last statement is the heartbeat or the lease renewal, open for over 200 ms (a running silo's
+    /// takes milliseconds).</summary>
+    private static async Task<bool> OpenHeartbeatAsync(string server, string database, string silo)
     {
         await using var admin = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(server) { Pooling = false }.ConnectionString);
         await admin.OpenAsync();
         await using var command = new NpgsqlCommand("""
             SELECT count(*) FROM pg_stat_activity
-            WHERE datname = @db AND state = 'idle in transaction' AND now() - xact_start > interval '200 milliseconds'
+            WHERE datname = @db AND application_name = @silo AND state = 'idle in transaction' AND now() - xact_start > interval '200 milliseconds'
               AND (query LIKE 'UPDATE silos SET heartbeat_at%' OR query LIKE 'UPDATE slots s SET lease_expires_at%')
             """, admin);
         command.Parameters.AddWithValue("db", new NpgsqlConnectionStringBuilder(database).Database!);
+        command.Parameters.AddWithValue("silo", silo);
         return (long)(await command.ExecuteScalarAsync())! > 0;
     }
 }

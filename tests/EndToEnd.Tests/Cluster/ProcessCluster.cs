@@ -36,7 +36,7 @@ public sealed class ProcessCluster : IAsyncDisposable
         Database = database;
         Folder = folder;
         _log = log;
-        FrontEnd = ServerProcess.WebApi("front-end", folder, database, ServerProcess.FreePort(), Settings(new() { ["Silo__Enabled"] = "false" }));
+        FrontEnd = ServerProcess.WebApi("front-end", folder, DatabaseUrl("front-end"), ServerProcess.FreePort(), Settings(new() { ["Silo__Enabled"] = "false" }));
         Api = new ApiClient(FrontEnd.BaseAddress, () => Outputs(30));
     }
 
@@ -66,7 +66,7 @@ public sealed class ProcessCluster : IAsyncDisposable
             for (var i = 1; i <= silos; i++)
             {
                 var id = $"silo-{i}";
-                cluster._silos.Add(ServerProcess.Silo(id, folder, database, Settings(new() { ["Silo__SiloId"] = id })));
+                cluster._silos.Add(ServerProcess.Silo(id, folder, cluster.DatabaseUrl(id), Settings(new() { ["Silo__SiloId"] = id })));
             }
 
             foreach (var silo in cluster._silos)
@@ -90,6 +90,11 @@ public sealed class ProcessCluster : IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>A process's DATABASE_URL: the database, with the process's name as Application Name,
+    /// so pg_stat_activity tells whose session is whose.</summary>
+    public string DatabaseUrl(string process) =>
+        new Npgsql.NpgsqlConnectionStringBuilder(Database) { ApplicationName = process }.ConnectionString;
 
     /// <summary>The settings every process of the cluster gets, plus its own.</summary>
     public static Dictionary<string, string> Settings(Dictionary<string, string> own)
@@ -220,7 +225,7 @@ public sealed class ProcessCluster : IAsyncDisposable
             await using var admin = new Npgsql.NpgsqlConnection(new Npgsql.NpgsqlConnectionStringBuilder(_server) { Pooling = false, Timeout = 5 }.ConnectionString);
             await admin.OpenAsync();
             await using var command = new Npgsql.NpgsqlCommand("""
-                SELECT pid, client_port, state, extract(epoch FROM now() - xact_start)::float8, wait_event_type, wait_event,
+                SELECT pid, application_name, state, extract(epoch FROM now() - xact_start)::float8, wait_event_type, wait_event,
                        pg_blocking_pids(pid)::text, left(regexp_replace(query, '\s+', ' ', 'g'), 160)
                 FROM pg_stat_activity WHERE datname = @db AND pid <> pg_backend_pid() ORDER BY xact_start NULLS LAST, pid
                 """, admin);
@@ -229,7 +234,7 @@ public sealed class ProcessCluster : IAsyncDisposable
             while (await reader.ReadAsync())
             {
                 text.AppendLine().Append(CultureInfo.InvariantCulture,
-                    $"  pid {reader.GetInt32(0)} port {(reader.IsDBNull(1) ? "-" : reader.GetInt32(1))} {(reader.IsDBNull(2) ? "-" : reader.GetString(2))}" +
+                    $"  pid {reader.GetInt32(0)} {(reader.IsDBNull(1) ? "-" : reader.GetString(1))} {(reader.IsDBNull(2) ? "-" : reader.GetString(2))}" +
                     $" xact {(reader.IsDBNull(3) ? "-" : $"{reader.GetDouble(3):0.0} s")} wait {(reader.IsDBNull(4) ? "-" : $"{reader.GetString(4)}/{reader.GetString(5)}")}" +
                     $" blocked by {reader.GetString(6)}: {(reader.IsDBNull(7) ? "" : reader.GetString(7))}");
             }
