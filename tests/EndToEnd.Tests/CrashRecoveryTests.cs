@@ -39,7 +39,9 @@ public sealed class CrashRecoveryTests : IDisposable
 
             for (var i = 0; i < 9; i++)
             {
-                acknowledged.Add(await http.SubmitAsync("/api/tasks", new { id = $"run-{i}", type = "e2e", duration_ms = 1500 }));
+                // Long enough that a task seen RUNNING is still running when the kill follows, even on a
+                // loaded machine (at 1.5 s one sometimes finished in between).
+                acknowledged.Add(await http.SubmitAsync("/api/tasks", new { id = $"run-{i}", type = "e2e", duration_ms = 4000 }));
             }
 
             using (var batch = await http.Http.PostAsJsonAsync("/api/tasks/batch", new object[]

@@ -169,7 +169,7 @@ public sealed class SqliteTaskStoreTests(TempFolder folder) : TaskStoreContract,
         Assert.Equal("/tmp/x.db", SqliteTaskStore.PathFromUrl("Data Source=/tmp/x.db"));
     }
 
-    private static SqliteTaskStore Create(string path, int maxConcurrentTasks, TimeProvider? clock = null) =>
+    internal static SqliteTaskStore Create(string path, int maxConcurrentTasks, TimeProvider? clock = null) =>
         new(
             Options.Create(new StorageOptions { DatabaseUrl = path }),
             Options.Create(new SchedulerOptions { MaxConcurrentTasks = maxConcurrentTasks }),

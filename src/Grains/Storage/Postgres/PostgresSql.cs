@@ -8,7 +8,9 @@ namespace OrleansScheduler.Grains.Storage.Postgres;
 /// another silo is claiming (SKIP LOCKED) instead of waiting for them.</summary>
 internal static class PostgresSql
 {
-    public const string Now = "SELECT now()";
+    /// <summary>The wall clock of the server at the moment of reading (now() would be the start of
+    /// the transaction, which can precede a commit the turn already sees).</summary>
+    public const string Now = "SELECT clock_timestamp()";
 
     /// <summary>Each connection adds to its own shard of a status (see the schema), in status
     /// order, so concurrent turns never wait on each other in a cycle here.</summary>
@@ -243,10 +245,20 @@ internal static class PostgresSql
 
     public const string Heartbeat = "UPDATE silos SET heartbeat_at = @now, status = 'ACTIVE' WHERE id = @id";
 
+    /// <summary>Slot rows are locked in slot order, as the report turn frees them: two orders
+    /// deadlocked the heartbeat against the silo's own reports, and a heartbeat that keeps losing
+    /// lets its leases expire.</summary>
     public const string RenewLeases = """
+        WITH mine AS (
+            SELECT s.slot_no FROM slots s
+            JOIN tasks t ON t.seq = s.task
+            JOIN unnest(@ids::text[], @attempts::int[]) AS h(id, attempt) ON t.id = h.id AND s.attempt = h.attempt
+            WHERE s.silo = @silo
+            ORDER BY s.slot_no
+            FOR UPDATE OF s)
         UPDATE slots s SET lease_expires_at = @expires
-        FROM tasks t, unnest(@ids::text[], @attempts::int[]) AS h(id, attempt)
-        WHERE t.seq = s.task AND t.id = h.id AND s.attempt = h.attempt AND s.silo = @silo
+        FROM mine, tasks t
+        WHERE s.slot_no = mine.slot_no AND t.seq = s.task
         RETURNING t.id, s.attempt
         """;
 

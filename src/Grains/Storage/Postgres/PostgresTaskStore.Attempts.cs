@@ -27,7 +27,8 @@ public sealed partial class PostgresTaskStore
         return RunAsync(async (turn, ct) =>
         {
             var accepted = new bool[finished.Count];
-            for (var i = 0; i < finished.Count; i++)
+            // Slot rows are locked in slot order, as the heartbeat's renewal locks them.
+            foreach (var i in Enumerable.Range(0, finished.Count).OrderBy(i => finished[i].Lease.Slot))
             {
                 var (lease, outcome) = (finished[i].Lease, finished[i]);
                 accepted[i] = await EndAttemptAsync(turn, lease.TaskId, lease.Attempt, lease.MaxAttempts, lease.SiloId,
@@ -101,6 +102,14 @@ public sealed partial class PostgresTaskStore
         if (ready.Count == 0)
         {
             return [];
+        }
+
+        // Read the clock again now that the ready tasks are locked: the turns that made them ready
+        // committed before this statement, so a start stamped now never precedes the completion
+        // of the dependency that released it.
+        if (_databaseClock)
+        {
+            turn.Now = await ReadClockAsync(turn.Connection, turn.Transaction, cancellationToken).ConfigureAwait(false);
         }
 
         var expires = turn.Now + _scheduler.LeaseDuration;

@@ -57,9 +57,10 @@ public sealed partial class PostgresTaskStore : ITaskStore
 
         // A silo frozen inside a turn (SIGSTOP, a VM pause, a cut that keeps the TCP session) would
         // hold that turn's row locks, and with them its slots, for as long as it stays frozen: the
-        // server ends such a session after half a lease, so the others can reclaim its attempts
-        // once the lease has expired. Turns never sit idle in a transaction on purpose.
-        var idleLimit = (long)Math.Max(1000, _scheduler.LeaseDuration.TotalMilliseconds / 2);
+        // server ends such a session after a lease (at least 5 s, so a busy machine's pauses
+        // between a turn's statements are not mistaken for it), and the others then reclaim its
+        // attempts. Turns never sit idle in a transaction on purpose.
+        var idleLimit = (long)Math.Max(5000, _scheduler.LeaseDuration.TotalMilliseconds);
         builder.Options = $"{builder.Options} -c idle_in_transaction_session_timeout={idleLimit}".Trim();
         _connectionString = builder.ConnectionString;
     }

@@ -9,7 +9,8 @@ internal sealed class PostgresTurn(NpgsqlConnection connection, NpgsqlTransactio
 {
     private readonly long[] _deltas = new long[TaskStatusNames.All.Count];
 
-    /// <summary>The turn's clock: the database's now() (or a test clock), read in this transaction.</summary>
+    /// <summary>The turn's clock: the database's clock_timestamp() (or a test clock), read in this
+    /// transaction; a claim reads it again once its rows are locked.</summary>
     public DateTimeOffset Now { get; set; }
 
     /// <summary>Set when the commit may have made work available (a task QUEUED, a slot freed).</summary>
@@ -22,6 +23,10 @@ internal sealed class PostgresTurn(NpgsqlConnection connection, NpgsqlTransactio
     public List<string> CancelledRunning { get; } = [];
 
     public NpgsqlCommand Command(string sql) => new(sql, connection, transaction);
+
+    public NpgsqlConnection Connection => connection;
+
+    public NpgsqlTransaction Transaction => transaction;
 
     public void Count(TaskStatus status, long delta) => _deltas[(int)status] += delta;
 
