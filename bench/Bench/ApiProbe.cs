@@ -15,14 +15,14 @@ public static class ApiProbe
     public static readonly (string Name, string Sql)[] Statements =
     [
         ("stats: counts", "SELECT status, count FROM status_counts"),
-        ("stats: completed last minute", "SELECT count(*) FROM tasks WHERE status = 'COMPLETED' AND completed_at >= 0"),
-        ("stats: recent completions", "SELECT started_at - queued_at, completed_at - started_at FROM tasks WHERE status = 'COMPLETED' AND completed_at IS NOT NULL ORDER BY completed_at DESC LIMIT 1000"),
+        ("stats: completed last minute", "SELECT count(*) FROM tasks INDEXED BY tasks_completed WHERE status = 'COMPLETED' AND completed_at >= 0"),
+        ("stats: recent completions", "SELECT started_at - queued_at, completed_at - started_at FROM tasks INDEXED BY tasks_completed WHERE status = 'COMPLETED' AND completed_at IS NOT NULL ORDER BY completed_at DESC LIMIT 1000"),
         ("stats: silos alive", "SELECT count(*) FROM silos WHERE status = 'ACTIVE' AND heartbeat_at >= 0"),
         ("stats: slot holders", "SELECT s.slot_no, t.id, s.silo, s.attempt, s.leased_at FROM slots s JOIN tasks t ON t.seq = s.task ORDER BY s.slot_no"),
         ("list: page", "SELECT seq, id, type, status, priority, attempts, created_at, started_at, completed_at FROM tasks WHERE seq > 0 ORDER BY seq LIMIT 101 OFFSET 0"),
         ("list: status page", "SELECT seq, id, type, status, priority, attempts, created_at, started_at, completed_at FROM tasks WHERE seq > 0 AND status IN ('COMPLETED') ORDER BY seq LIMIT 101 OFFSET 0"),
         ("list: type page", "SELECT seq, id, type, status, priority, attempts, created_at, started_at, completed_at FROM tasks WHERE seq > 0 AND type = 'noop' ORDER BY seq LIMIT 101 OFFSET 0"),
-        ("claim: ready tasks", "SELECT seq FROM tasks WHERE status = 'QUEUED' ORDER BY priority DESC, seq LIMIT 1000"),
+        ("claim: ready tasks", "SELECT seq FROM tasks INDEXED BY tasks_ready WHERE status = 'QUEUED' ORDER BY priority DESC, seq LIMIT 1000"),
         ("completion: slot of a task", "UPDATE slots SET task = NULL WHERE task = 1"),
     ];
 
