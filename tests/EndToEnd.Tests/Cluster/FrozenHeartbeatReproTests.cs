@@ -15,6 +15,9 @@ namespace OrleansScheduler.EndToEnd.Tests.Cluster;
 [Collection(ClusterCollection.Name)]
 public sealed class FrozenHeartbeatReproTests(ITestOutputHelper log) : IAsyncLifetime
 {
+    /// <summary>Not a wait: an odd step, so successive SIGSTOPs land at different points of the heartbeat.</summary>
+    private static readonly TimeSpan Stagger = TimeSpan.FromMilliseconds(37);
+
     private ProcessCluster? _cluster;
 
     public Task InitializeAsync() => Task.CompletedTask;
@@ -57,7 +60,7 @@ public sealed class FrozenHeartbeatReproTests(ITestOutputHelper log) : IAsyncLif
             if (!caught)
             {
                 victim.Resume();
-                await Task.Delay(37); // Spreads the next SIGSTOP over the heartbeat period.
+                await Task.Delay(Stagger); // Spreads the next SIGSTOP over the heartbeat period.
             }
             else
             {

@@ -160,6 +160,9 @@ public sealed class PostgresRestartTests(ITestOutputHelper log) : IAsyncLifetime
     /// chain of three in one batch; records every answer.</summary>
     private sealed class Load(ApiClient api) : IDisposable
     {
+        /// <summary>Not a wait: the pace of the load, about 20 submissions a second.</summary>
+        private static readonly TimeSpan SubmitPace = TimeSpan.FromMilliseconds(50);
+
         private readonly List<Answer> _answers = [];
         private readonly CancellationTokenSource _stop = new();
         private readonly Lock _lock = new();
@@ -196,7 +199,7 @@ public sealed class PostgresRestartTests(ITestOutputHelper log) : IAsyncLifetime
 
                 try
                 {
-                    await Task.Delay(50, _stop.Token);
+                    await Task.Delay(SubmitPace, _stop.Token);
                 }
                 catch (OperationCanceledException)
                 {

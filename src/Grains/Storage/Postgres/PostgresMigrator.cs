@@ -8,12 +8,10 @@ namespace OrleansScheduler.Grains.Storage.Postgres;
 /// starting together queue on the lock, the first migrates, the others find the version recorded.</summary>
 internal static partial class PostgresMigrator
 {
-    private const string ResourcePrefix = "sql/postgresql/";
-
     /// <summary>The advisory lock's key: any fixed number, "OrlSched" in ASCII.</summary>
     internal const long LockKey = 0x4F726C5363686564;
 
-    public static IReadOnlyList<(int Version, string Name, string Sql)> Migrations { get; } = Load();
+    public static IReadOnlyList<(int Version, string Name, string Sql)> Migrations { get; } = EmbeddedMigrations.Load("postgresql");
 
     /// <summary>Answers how many migrations this call applied.</summary>
     public static async Task<int> ApplyAsync(NpgsqlConnection connection, ILogger logger, CancellationToken cancellationToken)
@@ -62,29 +60,6 @@ internal static partial class PostgresMigrator
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         return applied;
-    }
-
-    private static List<(int, string, string)> Load()
-    {
-        var assembly = typeof(PostgresMigrator).Assembly;
-        var migrations = new List<(int, string, string)>();
-        foreach (var resource in assembly.GetManifestResourceNames().Where(n => n.StartsWith(ResourcePrefix, StringComparison.Ordinal)))
-        {
-            var name = resource[ResourcePrefix.Length..];
-            var version = int.Parse(name.AsSpan(0, name.IndexOf('_', StringComparison.Ordinal)), System.Globalization.CultureInfo.InvariantCulture);
-            using var stream = assembly.GetManifestResourceStream(resource)
-                ?? throw new InvalidOperationException($"Embedded migration {resource} cannot be read.");
-            using var reader = new StreamReader(stream);
-            migrations.Add((version, name, reader.ReadToEnd()));
-        }
-
-        if (migrations.Count == 0)
-        {
-            throw new InvalidOperationException("No embedded sql/postgresql migrations: the build lost them.");
-        }
-
-        migrations.Sort((a, b) => a.Item1.CompareTo(b.Item1));
-        return migrations;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Applied PostgreSQL migration {Version} ({Name})")]

@@ -7,9 +7,7 @@ namespace OrleansScheduler.Grains.Storage.Sqlite;
 /// in order, inside one IMMEDIATE transaction (the lock that keeps two openers from racing).</summary>
 internal static partial class SqliteMigrator
 {
-    private const string ResourcePrefix = "sql/sqlite/";
-
-    public static IReadOnlyList<(int Version, string Name, string Sql)> Migrations { get; } = Load();
+    public static IReadOnlyList<(int Version, string Name, string Sql)> Migrations { get; } = EmbeddedMigrations.Load("sqlite");
 
     public static void Apply(SqliteConnection connection, ILogger logger)
     {
@@ -52,29 +50,6 @@ internal static partial class SqliteMigrator
         }
 
         transaction.Commit();
-    }
-
-    private static List<(int, string, string)> Load()
-    {
-        var assembly = typeof(SqliteMigrator).Assembly;
-        var migrations = new List<(int, string, string)>();
-        foreach (var resource in assembly.GetManifestResourceNames().Where(n => n.StartsWith(ResourcePrefix, StringComparison.Ordinal)))
-        {
-            var name = resource[ResourcePrefix.Length..];
-            var version = int.Parse(name.AsSpan(0, name.IndexOf('_', StringComparison.Ordinal)), System.Globalization.CultureInfo.InvariantCulture);
-            using var stream = assembly.GetManifestResourceStream(resource)
-                ?? throw new InvalidOperationException($"Embedded migration {resource} cannot be read.");
-            using var reader = new StreamReader(stream);
-            migrations.Add((version, name, reader.ReadToEnd()));
-        }
-
-        if (migrations.Count == 0)
-        {
-            throw new InvalidOperationException("No embedded sql/sqlite migrations: the build lost them.");
-        }
-
-        migrations.Sort((a, b) => a.Item1.CompareTo(b.Item1));
-        return migrations;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Applied migration {Version} ({Name})")]

@@ -1,4 +1,4 @@
-namespace OrleansScheduler.EndToEnd.Tests.Support;
+namespace OrleansScheduler.Testing;
 
 /// <summary>Waits on a condition, never on a fixed sleep: probes every 25 ms until the predicate
 /// holds or the timeout passes, and then fails with the last state it saw.</summary>
