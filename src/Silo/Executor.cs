@@ -55,9 +55,6 @@ public sealed partial class Executor
         _reporter = Task.Run(ReportLoopAsync);
     }
 
-    /// <summary>Attempts this silo runs now.</summary>
-    public int RunningCount => _running.Count;
-
     /// <summary>Reserves up to <paramref name="want"/> units of this silo's capacity for a claim;
     /// answers how many it got. What the claim does not use goes back with <see cref="Release"/>.</summary>
     public int TryReserve(int want)

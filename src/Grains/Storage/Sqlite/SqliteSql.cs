@@ -53,11 +53,6 @@ internal static class SqliteSql
         WHERE slot_no = $slot
         """;
 
-    public const string FreeSlot = """
-        UPDATE slots SET task = NULL, attempt = NULL, silo = NULL, leased_at = NULL, lease_expires_at = NULL
-        WHERE slot_no = $slot AND task = $seq
-        """;
-
     public const string FreeSlotsOfTask = """
         UPDATE slots SET task = NULL, attempt = NULL, silo = NULL, leased_at = NULL, lease_expires_at = NULL
         WHERE task = $seq
