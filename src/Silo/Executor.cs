@@ -75,12 +75,14 @@ public sealed partial class Executor
         }
     }
 
+    /// <summary>Gives back reserved capacity a claim did not use. It wakes nobody: a claim that
+    /// found less work than it asked for means there is none now, and waking the dispatcher for it
+    /// made an idle silo claim in a loop.</summary>
     public void Release(int units)
     {
         if (units > 0)
         {
             Interlocked.Add(ref _used, -units);
-            _signal.Set();
         }
     }
 
@@ -279,7 +281,13 @@ public sealed partial class Executor
         _running.TryRemove(new KeyValuePair<string, Running>(running.Lease.TaskId, running));
         running.Cancellation.Dispose();
         running.Done.TrySetResult();
-        Release(units);
+        if (units > 0)
+        {
+            // An attempt ended without a report turn to reuse its capacity: the dispatcher may
+            // claim with it.
+            Release(units);
+            _signal.Set();
+        }
     }
 
     /// <summary>Runs the handler; past the timeout the attempt fails even if the handler ignores its
