@@ -9,15 +9,12 @@ namespace OrleansScheduler.EndToEnd.Tests.Cluster;
 /// with DeclareDead (`UPDATE silos SET status = 'DEAD' WHERE status = 'ACTIVE' AND heartbeat_at &lt;
 /// @since`), which waits on that lock; so no lease is reclaimed and no reminder fires anywhere in
 /// the cluster until the frozen silo resumes or its session dies. The store now skips locked silo
-/// rows and has the server end a session idle in a transaction for a lease (at least 5 s). Here: SIGSTOP the silo holding
-/// tasks until it is caught with its heartbeat transaction open, then expect its tasks to be
-/// re-run by the others, as they are when it is stopped between turns.</summary>
+/// rows and has the server end a session idle in a transaction for a lease (at least 5 s). Here
+/// the silo holding tasks is frozen inside its heartbeat transaction on purpose (see the test),
+/// and its tasks must be re-run by the others, as they are when it is stopped between turns.</summary>
 [Collection(ClusterCollection.Name)]
 public sealed class FrozenHeartbeatReproTests(ITestOutputHelper log) : IAsyncLifetime
 {
-    /// <summary>Not a wait: an odd step, so successive SIGSTOPs land at different points of the heartbeat.</summary>
-    private static readonly TimeSpan Stagger = TimeSpan.FromMilliseconds(37);
-
     private ProcessCluster? _cluster;
 
     public Task InitializeAsync() => Task.CompletedTask;
@@ -46,29 +43,36 @@ public sealed class FrozenHeartbeatReproTests(ITestOutputHelper log) : IAsyncLif
         var victim = cluster.Silo(victimId);
         var held = holders.Where(h => h.Silo == victimId).Select(h => h.Task).ToList();
 
-        // SIGSTOP it until it is caught with a heartbeat transaction open (a few per cent of tries).
-        var caught = false;
-        for (var attempt = 1; attempt <= 600 && !caught; attempt++)
+        // Freeze it inside its heartbeat transaction, deterministically: hold one of its slot rows
+        // so its next heartbeat (silos row updated, lease renewal waiting on that slot) blocks with
+        // its transaction open; SIGSTOP it there; then let go, so its renewal completes on the
+        // server and its session sits idle in the transaction, holding its silos and slot row
+        // locks, with the client frozen.
+        await using (var blocker = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(cluster.Database) { Pooling = false }.ConnectionString))
         {
-            victim.Pause();
-            var until = DateTime.UtcNow.AddMilliseconds(300);
-            while (!caught && DateTime.UtcNow < until)
+            await blocker.OpenAsync();
+            await using var hold = await blocker.BeginTransactionAsync();
+            await using (var lockSlot = new NpgsqlCommand("SELECT slot_no FROM slots WHERE silo = @silo ORDER BY slot_no LIMIT 1 FOR UPDATE", blocker, hold))
             {
-                caught = await OpenHeartbeatAsync(server, cluster.Database, victimId);
+                lockSlot.Parameters.AddWithValue("silo", victimId);
+                await lockSlot.ExecuteScalarAsync();
             }
 
-            if (!caught)
-            {
-                victim.Resume();
-                await Task.Delay(Stagger); // Spreads the next SIGSTOP over the heartbeat period.
-            }
-            else
-            {
-                log.WriteLine($"caught {victimId} inside its heartbeat transaction on try {attempt}");
-            }
+            await cluster.WaitAsync(
+                $"{victimId}'s heartbeat waits on the held slot",
+                () => SessionStateAsync(server, cluster.Database, victimId),
+                state => state == "waiting",
+                state => state);
+            victim.Pause();
+            await hold.RollbackAsync();
         }
 
-        Skip.IfNot(caught, $"never caught {victimId} inside its heartbeat transaction");
+        await cluster.WaitAsync(
+            $"{victimId} is frozen inside its heartbeat transaction",
+            () => SessionStateAsync(server, cluster.Database, victimId),
+            state => state == "idle in transaction",
+            state => state);
+
         await cluster.WaitAsync(
             $"the tasks of the frozen {victimId} are re-run by the others",
             () => Task.WhenAll(held.Select(id => cluster.Api.GetAsync($"/api/tasks/{id}"))),
@@ -77,20 +81,22 @@ public sealed class FrozenHeartbeatReproTests(ITestOutputHelper log) : IAsyncLif
             TimeSpan.FromSeconds(30));
     }
 
-    /// <summary>A session of <paramref name="silo"/> (its Application Name) idle in a transaction whose
-    /// last statement is the heartbeat or the lease renewal, open for over 200 ms (a running silo's
-    /// takes milliseconds).</summary>
-    private static async Task<bool> OpenHeartbeatAsync(string server, string database, string silo)
+    /// <summary>What the sessions of <paramref name="silo"/> (its Application Name) are doing:
+    /// "waiting" when one waits on a lock inside its heartbeat turn, "idle in transaction" when one
+    /// sits in an open transaction, else "running".</summary>
+    private static async Task<string> SessionStateAsync(string server, string database, string silo)
     {
         await using var admin = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(server) { Pooling = false }.ConnectionString);
         await admin.OpenAsync();
         await using var command = new NpgsqlCommand("""
-            SELECT count(*) FROM pg_stat_activity
-            WHERE datname = @db AND application_name = @silo AND state = 'idle in transaction' AND now() - xact_start > interval '200 milliseconds'
-              AND (query LIKE 'UPDATE silos SET heartbeat_at%' OR query LIKE 'UPDATE slots s SET lease_expires_at%')
+            SELECT CASE
+                WHEN bool_or(wait_event_type = 'Lock' AND query LIKE 'WITH mine AS%') THEN 'waiting'
+                WHEN bool_or(state = 'idle in transaction') THEN 'idle in transaction'
+                ELSE 'running' END
+            FROM pg_stat_activity WHERE datname = @db AND application_name = @silo
             """, admin);
         command.Parameters.AddWithValue("db", new NpgsqlConnectionStringBuilder(database).Database!);
         command.Parameters.AddWithValue("silo", silo);
-        return (long)(await command.ExecuteScalarAsync())! > 0;
+        return (string)(await command.ExecuteScalarAsync())!;
     }
 }
