@@ -5,7 +5,7 @@ namespace OrleansScheduler.Testing;
 public static class Poll
 {
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
-    private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(25);
+    public static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(25);
 
     public static async Task<T> UntilAsync<T>(
         string what,

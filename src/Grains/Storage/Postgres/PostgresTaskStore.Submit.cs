@@ -24,7 +24,7 @@ public sealed partial class PostgresTaskStore
 
         if (existing.Count > 0)
         {
-            throw Conflict(existing);
+            throw SubmissionErrors.Conflict(existing);
         }
 
         var known = new Dictionary<string, (long Seq, TaskStatus Status)>(StringComparer.Ordinal);
@@ -43,12 +43,7 @@ public sealed partial class PostgresTaskStore
 
         if (missing.Count > 0)
         {
-            missing.Sort(StringComparer.Ordinal);
-            throw new TaskValidationException(
-                plan.InOrder.Count == 1 ? "dependencies" : "tasks",
-                $"unknown dependencies: {string.Join(", ", missing)}; a dependency must exist or be in the same batch",
-                missing,
-                "missing_dependency");
+            throw SubmissionErrors.MissingDependencies(missing, single: plan.InOrder.Count == 1);
         }
 
         var submitted = new List<SubmittedTask>(plan.InOrder.Count);
@@ -81,7 +76,7 @@ public sealed partial class PostgresTaskStore
             catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation)
             {
                 // Another silo's submission of the same id committed between the lookup and here.
-                throw Conflict([spec.Id]);
+                throw SubmissionErrors.Conflict([spec.Id]);
             }
 
             foreach (var dependency in dependencies)
@@ -108,12 +103,6 @@ public sealed partial class PostgresTaskStore
 
         return submitted;
     }
-
-    private static TaskConflictException Conflict(List<string> existing) =>
-        new(existing[0],
-            existing.Count == 1
-                ? $"A task with id '{existing[0]}' already exists."
-                : $"Tasks with these ids already exist: {string.Join(", ", existing.Take(20))}.");
 
     private static async Task<(long Seq, TaskStatus Status)?> LookupAsync(PostgresTurn turn, string id, CancellationToken cancellationToken)
     {

@@ -24,11 +24,7 @@ public sealed partial class SqliteTaskStore
 
         if (existing.Count > 0)
         {
-            throw new TaskConflictException(
-                existing[0],
-                existing.Count == 1
-                    ? $"A task with id '{existing[0]}' already exists."
-                    : $"Tasks with these ids already exist: {string.Join(", ", existing.Take(20))}.");
+            throw SubmissionErrors.Conflict(existing);
         }
 
         var known = new Dictionary<string, (long Seq, TaskStatus Status)>(StringComparer.Ordinal);
@@ -47,12 +43,7 @@ public sealed partial class SqliteTaskStore
 
         if (missing.Count > 0)
         {
-            missing.Sort(StringComparer.Ordinal);
-            throw new TaskValidationException(
-                plan.InOrder.Count == 1 ? "dependencies" : "tasks",
-                $"unknown dependencies: {string.Join(", ", missing)}; a dependency must exist or be in the same batch",
-                missing,
-                "missing_dependency");
+            throw SubmissionErrors.MissingDependencies(missing, single: plan.InOrder.Count == 1);
         }
 
         var insert = turn.Command(SqliteSql.InsertTask);

@@ -278,32 +278,11 @@ public sealed class LifecycleScheduler : IAsyncDisposable
 /// <summary>Waits on a condition, polling every 25 ms, and fails with the last state seen.</summary>
 public static class Until
 {
-    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
-    public static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(25);
+    public static readonly TimeSpan DefaultTimeout = Poll.DefaultTimeout;
+    public static readonly TimeSpan Interval = Poll.Interval;
 
-    public static async Task<T> TrueAsync<T>(string what, Func<Task<T>> probe, Func<T, bool> done, Func<T, string> describe, TimeSpan? timeout = null)
-    {
-        ArgumentNullException.ThrowIfNull(probe);
-        ArgumentNullException.ThrowIfNull(done);
-        ArgumentNullException.ThrowIfNull(describe);
-        var limit = timeout ?? DefaultTimeout;
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (true)
-        {
-            var state = await probe();
-            if (done(state))
-            {
-                return state;
-            }
-
-            if (clock.Elapsed > limit)
-            {
-                throw new Xunit.Sdk.XunitException($"Timed out after {limit.TotalSeconds:0} s waiting until {what}. Last seen: {describe(state)}");
-            }
-
-            await Task.Delay(Interval);
-        }
-    }
+    public static Task<T> TrueAsync<T>(string what, Func<Task<T>> probe, Func<T, bool> done, Func<T, string> describe, TimeSpan? timeout = null) =>
+        Poll.UntilAsync(what, probe, done, describe, timeout);
 
     /// <summary>Waits for a task (a handler's signal) without a fixed sleep: fails after the timeout.</summary>
     public static async Task SignalAsync(Task signal, string what, Func<Task<string>>? describe = null, TimeSpan? timeout = null)
