@@ -290,6 +290,48 @@ public abstract partial class TaskStoreContract : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task A_hand_over_records_each_outcome_apart_and_gives_the_freed_slots_to_the_next_tasks()
+    {
+        var store = await NewStoreAsync(maxConcurrentTasks: 4);
+        await store.SubmitAsync(Specs.Plan(
+            Specs.Task("ok"), Specs.Task("flaky") with { MaxAttempts = 2, RetryBackoffMs = 0 }, Specs.Task("stale"), Specs.Task("last") with { MaxAttempts = 1 },
+            Specs.Task("after-ok", "ok"), Specs.Task("after-last", "last"), Specs.Task("spare") with { Priority = 1 }), None);
+        var leases = (await store.ClaimAsync(SiloA, 4, None)).ToDictionary(l => l.TaskId);
+        Assert.Equal(["flaky", "last", "ok", "stale"], leases.Keys.Order());
+        using var result = JsonDocument.Parse("""{"rows": [1, 2], "name": "quo\"te"}""");
+
+        var handOver = await store.ReleaseAndClaimAsync(
+        [
+            AttemptOutcome.Success(leases["ok"], result.RootElement.Clone()),
+            AttemptOutcome.Failure(leases["flaky"], "flaked"),
+            AttemptOutcome.Success(leases["stale"] with { Attempt = 2 }, null),
+            AttemptOutcome.Failure(leases["last"], "gave up"),
+        ], SiloA, 4, None);
+
+        // The stale report changes nothing; the other three free their slots, and the claim in the
+        // same turn takes them: the retry and the released dependent, then the low-priority spare.
+        Assert.Equal([true, true, false, true], handOver.Accepted);
+        Assert.Equal(["after-ok", "flaky", "spare"], handOver.Leases.Select(l => l.TaskId).Order());
+        Assert.Equal(2, handOver.Leases.Single(l => l.TaskId == "flaky").Attempt);
+        Assert.Equal("spare", handOver.Leases[^1].TaskId);
+        Assert.Equal(3, handOver.Leases.Select(l => l.Slot).Distinct().Count());
+        var ok = await GetAsync(store, "ok");
+        Assert.Equal(TaskStatus.Completed, ok.Status);
+        Assert.Equal("quo\"te", ok.Result?.GetProperty("name").GetString());
+        Assert.Equal([1, 2], ok.Result?.GetProperty("rows").EnumerateArray().Select(r => r.GetInt32()));
+        Assert.Equal(TaskStatus.Running, (await GetAsync(store, "stale")).Status);
+        Assert.Equal((TaskStatus.Failed, "gave up"), ((await GetAsync(store, "last")).Status, (await GetAsync(store, "last")).Error));
+        Assert.Equal(TaskStatus.UpstreamFailed, (await GetAsync(store, "after-last")).Status);
+        var events = (await store.GetEventsAsync("ok", None))!;
+        Assert.Equal(
+            [(null, TaskStatus.Queued, null), (TaskStatus.Queued, TaskStatus.Running, "attempt 1 of 3 started"), (TaskStatus.Running, TaskStatus.Completed, "completed")],
+            events.Select(e => (e.From, e.To, e.Reason == "completed" || e.Reason!.StartsWith("attempt", StringComparison.Ordinal) ? e.Reason : null)));
+        Assert.Equal((SiloA, 1), (events[^1].SiloId, events[^1].Attempt));
+        Assert.Equal(4, (await store.GetSlotsAsync(None)).InUse);
+        await AssertCountersMatchAsync(store);
+    }
+
+    [SkippableFact]
     public async Task A_failure_with_attempts_left_requeues_and_the_next_claim_is_the_next_attempt()
     {
         var store = await NewStoreAsync();

@@ -31,26 +31,57 @@ internal static class SqliteSql
     // -- claims (the ConcurrencyGrain)
     public const string FreeSlots = "SELECT slot_no FROM slots WHERE task IS NULL ORDER BY slot_no LIMIT $max";
 
+    // A claim is three statements however many tasks it takes: the ready tasks are flipped to
+    // RUNNING in one UPDATE (the IN list is materialised before any row changes), then the slots
+    // and the events are written from one JSON array of [slot, seq, attempt, max_attempts].
     // INDEXED BY: without statistics SQLite's planner prefers the equality index on status and
     // sorts every matching row, which makes a claim (and /api/stats) cost O(rows) instead of
     // O(batch); the hint keeps the plan from depending on the data (docs/performance.md).
-    public const string ReadyTasks = """
-        SELECT seq, id, type, duration_ms, payload, timeout_ms, attempts, max_attempts
-        FROM tasks INDEXED BY tasks_ready WHERE status = 'QUEUED'
-        ORDER BY priority DESC, seq
-        LIMIT $max
-        """;
-
-    public const string StartAttempt = """
+    public const string ClaimReady = """
         UPDATE tasks SET status = 'RUNNING', attempts = attempts + 1, worker_id = $silo,
                          started_at = $now, version = version + 1
-        WHERE seq = $seq
+        WHERE seq IN (SELECT seq FROM tasks INDEXED BY tasks_ready WHERE status = 'QUEUED'
+                      ORDER BY priority DESC, seq LIMIT $max)
+        RETURNING seq, id, type, duration_ms, payload, timeout_ms, attempts, max_attempts, priority
         """;
 
-    public const string HoldSlot = """
-        UPDATE slots SET task = $seq, attempt = $attempt, silo = $silo, leased_at = $now,
+    public const string HoldSlots = """
+        UPDATE slots SET task = j.value ->> 1, attempt = j.value ->> 2, silo = $silo, leased_at = $now,
                          lease_expires_at = $expires
-        WHERE slot_no = $slot
+        FROM json_each($claims) AS j
+        WHERE slots.slot_no = j.value ->> 0
+        """;
+
+    public const string ClaimEvents = """
+        INSERT INTO task_events (task, at, from_status, to_status, silo, attempt, reason)
+        SELECT j.value ->> 1, $now, 'QUEUED', 'RUNNING', $silo, j.value ->> 2,
+               'attempt ' || (j.value ->> 2) || ' of ' || (j.value ->> 3) || ' started'
+        FROM json_each($claims) AS j
+        """;
+
+    // Successful attempts are recorded the same way: one fenced UPDATE from a JSON array of
+    // [id, attempt, silo, result?] (only the live attempt of its silo matches), then the freed
+    // slots and the events from the [seq, attempt, silo] rows it returned. The unary + keeps the
+    // planner off the status index: each array element must find its task by id.
+    public const string CompleteAttempts = """
+        UPDATE tasks SET status = 'COMPLETED', completed_at = $now,
+                         result = CASE WHEN json_type(j.value, '$[3]') IS NULL THEN NULL ELSE j.value -> '$[3]' END,
+                         error = NULL, version = version + 1
+        FROM json_each($done) AS j
+        WHERE tasks.id = j.value ->> 0 AND +tasks.status = 'RUNNING'
+          AND tasks.attempts = j.value ->> 1 AND tasks.worker_id = j.value ->> 2
+        RETURNING seq, id, attempts, worker_id, EXISTS (SELECT 1 FROM task_edges WHERE upstream = tasks.seq)
+        """;
+
+    public const string FreeSlotsOfTasks = """
+        UPDATE slots SET task = NULL, attempt = NULL, silo = NULL, leased_at = NULL, lease_expires_at = NULL
+        WHERE task IN (SELECT j.value ->> 0 FROM json_each($completed) AS j)
+        """;
+
+    public const string CompletionEvents = """
+        INSERT INTO task_events (task, at, from_status, to_status, silo, attempt, reason)
+        SELECT j.value ->> 0, $now, 'RUNNING', 'COMPLETED', j.value ->> 2, j.value ->> 1, 'completed'
+        FROM json_each($completed) AS j
         """;
 
     public const string FreeSlotsOfTask = """
@@ -70,9 +101,9 @@ internal static class SqliteSql
         RETURNING seq, EXISTS (SELECT 1 FROM task_edges WHERE upstream = tasks.seq)
         """;
 
-    public const string EndAttempt = """
+    public const string FailAttempt = """
         UPDATE tasks SET status = $status, completed_at = $completed_at, queued_at = coalesce($queued_at, queued_at),
-                         result = $result, error = $error, version = version + 1
+                         result = NULL, error = $error, version = version + 1
         WHERE seq = $seq
         """;
 

@@ -14,8 +14,17 @@ public sealed partial class SqliteTaskStore
     public Task<bool> ReportAsync(AttemptOutcome outcome, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(outcome);
-        return Writer.RunAsync(turn => EndAttempt(turn, outcome.Lease.TaskId, outcome.Lease.Attempt, outcome.Lease.MaxAttempts,
-            outcome.Lease.SiloId, outcome.Succeeded, outcome.Result, outcome.Error));
+        return Writer.RunAsync(turn =>
+        {
+            if (!outcome.Succeeded)
+            {
+                return FailAttempt(turn, outcome.Lease.TaskId, outcome.Lease.Attempt, outcome.Lease.MaxAttempts, outcome.Lease.SiloId, outcome.Error!);
+            }
+
+            var accepted = new bool[1];
+            CompleteAll(turn, [outcome], accepted);
+            return accepted[0];
+        });
     }
 
     /// <summary>One turn: every outcome is fenced and recorded, then the freed slots go straight to
@@ -27,10 +36,14 @@ public sealed partial class SqliteTaskStore
         return Writer.RunAsync(turn =>
         {
             var accepted = new bool[finished.Count];
+            CompleteAll(turn, finished, accepted);
             for (var i = 0; i < finished.Count; i++)
             {
                 var (lease, outcome) = (finished[i].Lease, finished[i]);
-                accepted[i] = EndAttempt(turn, lease.TaskId, lease.Attempt, lease.MaxAttempts, lease.SiloId, outcome.Succeeded, outcome.Result, outcome.Error);
+                if (!outcome.Succeeded)
+                {
+                    accepted[i] = FailAttempt(turn, lease.TaskId, lease.Attempt, lease.MaxAttempts, lease.SiloId, outcome.Error!);
+                }
             }
 
             var leases = max > 0 ? Claim(turn, siloId, max, _scheduler.LeaseDuration) : [];
@@ -80,54 +93,133 @@ public sealed partial class SqliteTaskStore
             return [];
         }
 
-        var ready = new List<(long Seq, string Id, string Type, long Duration, string? Payload, long? Timeout, int Attempts, int Max)>(slots.Count);
-        using (var reader = turn.Command(SqliteSql.ReadyTasks).Bind("$max", slots.Count).ExecuteReader())
+        var claimed = new List<(int Priority, long Seq, AttemptLease Lease)>(slots.Count);
+        using (var reader = turn.Command(SqliteSql.ClaimReady)
+            .Bind("$silo", siloId).Bind("$now", turn.NowMs).Bind("$max", slots.Count).ExecuteReader())
         {
             while (reader.Read())
             {
-                ready.Add((reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetInt64(3),
-                    reader.GetStringOrNull(4), reader.GetInt64OrNull(5), reader.GetInt32(6), reader.GetInt32(7)));
+                var lease = new AttemptLease(reader.GetString(1), reader.GetInt32(6), reader.GetInt32(7), siloId, Slot: 0,
+                    reader.GetString(2), reader.GetInt64(3), ParseJson(reader.GetStringOrNull(4)), reader.GetInt64OrNull(5), turn.Now);
+                claimed.Add((reader.GetInt32(8), reader.GetInt64(0), lease));
             }
         }
 
-        if (ready.Count == 0)
+        if (claimed.Count == 0)
         {
             return [];
         }
 
-        var start = turn.Command(SqliteSql.StartAttempt);
-        var hold = turn.Command(SqliteSql.HoldSlot);
-        var expires = (turn.Now + leaseDuration).ToUnixTimeMilliseconds();
-        var leases = new List<AttemptLease>(ready.Count);
-        for (var i = 0; i < ready.Count; i++)
+        // RETURNING gives no order: the leases start in claim order, each on the next free slot.
+        claimed.Sort(static (a, b) => a.Priority != b.Priority ? b.Priority.CompareTo(a.Priority) : a.Seq.CompareTo(b.Seq));
+        var leases = new AttemptLease[claimed.Count];
+        var json = turn.Json;
+        json.WriteStartArray();
+        for (var i = 0; i < claimed.Count; i++)
         {
-            var task = ready[i];
-            var attempt = task.Attempts + 1;
-            start.Bind("$seq", task.Seq).Bind("$silo", siloId).Bind("$now", turn.NowMs).ExecuteNonQuery();
-            hold.Bind("$seq", task.Seq).Bind("$attempt", attempt).Bind("$silo", siloId).Bind("$now", turn.NowMs)
-                .Bind("$expires", expires).Bind("$slot", slots[i]).ExecuteNonQuery();
-            AddEvent(turn, task.Seq, TaskStatus.Queued, TaskStatus.Running, siloId, attempt, $"attempt {attempt} of {task.Max} started");
-            leases.Add(new AttemptLease(task.Id, attempt, task.Max, siloId, slots[i], task.Type, task.Duration,
-                ParseJson(task.Payload), task.Timeout, turn.Now));
+            var (_, seq, lease) = claimed[i];
+            leases[i] = lease with { Slot = slots[i] };
+            json.WriteStartArray();
+            json.WriteNumberValue(slots[i]);
+            json.WriteNumberValue(seq);
+            json.WriteNumberValue(lease.Attempt);
+            json.WriteNumberValue(lease.MaxAttempts);
+            json.WriteEndArray();
         }
 
-        turn.Count(TaskStatus.Queued, -leases.Count);
-        turn.Count(TaskStatus.Running, leases.Count);
+        json.WriteEndArray();
+        var claims = turn.TakeJson();
+        var expires = (turn.Now + leaseDuration).ToUnixTimeMilliseconds();
+        turn.Command(SqliteSql.HoldSlots).Bind("$claims", claims).Bind("$silo", siloId).Bind("$now", turn.NowMs)
+            .Bind("$expires", expires).ExecuteNonQuery();
+        turn.Command(SqliteSql.ClaimEvents).Bind("$claims", claims).Bind("$silo", siloId).Bind("$now", turn.NowMs).ExecuteNonQuery();
+        turn.Count(TaskStatus.Queued, -leases.Length);
+        turn.Count(TaskStatus.Running, leases.Length);
         return leases;
     }
 
-    /// <summary>Ends the live attempt of a task (fenced on attempt and silo), frees its slot, and
-    /// moves it and its dependents on: a success releases dependents; a failure with attempts left
-    /// waits out its backoff SCHEDULED (or goes straight back to QUEUED without one); the last
-    /// failure ends FAILED and makes every unfinished descendant UPSTREAM_FAILED.</summary>
-    private static bool EndAttempt(SqliteTurn turn, string taskId, int attempt, int maxAttempts, string siloId,
-        bool succeeded, JsonElement? result, string? error)
+    /// <summary>Records every successful outcome of <paramref name="finished"/> in one fenced UPDATE
+    /// (only the live attempt of its silo is accepted), frees their slots and writes their events in
+    /// two more statements, and releases the dependents of those that have any.</summary>
+    private static void CompleteAll(SqliteTurn turn, IReadOnlyList<AttemptOutcome> finished, bool[] accepted)
     {
-        if (succeeded)
+        var index = new Dictionary<string, int>(finished.Count, StringComparer.Ordinal);
+        var json = turn.Json;
+        json.WriteStartArray();
+        for (var i = 0; i < finished.Count; i++)
         {
-            return Complete(turn, taskId, attempt, siloId, result);
+            var outcome = finished[i];
+            if (!outcome.Succeeded)
+            {
+                continue;
+            }
+
+            index[outcome.Lease.TaskId] = i;
+            json.WriteStartArray();
+            json.WriteStringValue(outcome.Lease.TaskId);
+            json.WriteNumberValue(outcome.Lease.Attempt);
+            json.WriteStringValue(outcome.Lease.SiloId);
+            if (outcome.Result is { } result)
+            {
+                result.WriteTo(json);
+            }
+
+            json.WriteEndArray();
         }
 
+        json.WriteEndArray();
+        var done = turn.TakeJson();
+        if (index.Count == 0)
+        {
+            return;
+        }
+
+        var released = new List<long>();
+        using (var reader = turn.Command(SqliteSql.CompleteAttempts).Bind("$done", done).Bind("$now", turn.NowMs).ExecuteReader())
+        {
+            json.WriteStartArray();
+            while (reader.Read())
+            {
+                var seq = reader.GetInt64(0);
+                accepted[index[reader.GetString(1)]] = true;
+                json.WriteStartArray();
+                json.WriteNumberValue(seq);
+                json.WriteNumberValue(reader.GetInt32(2));
+                json.WriteStringValue(reader.GetString(3));
+                json.WriteEndArray();
+                if (reader.GetBoolean(4))
+                {
+                    released.Add(seq);
+                }
+            }
+
+            json.WriteEndArray();
+        }
+
+        var completed = turn.TakeJson();
+        var count = accepted.Count(static a => a);
+        if (count == 0)
+        {
+            return;
+        }
+
+        turn.Command(SqliteSql.FreeSlotsOfTasks).Bind("$completed", completed).ExecuteNonQuery();
+        turn.Command(SqliteSql.CompletionEvents).Bind("$completed", completed).Bind("$now", turn.NowMs).ExecuteNonQuery();
+        turn.Count(TaskStatus.Running, -count);
+        turn.Count(TaskStatus.Completed, count);
+        turn.WorkAvailable = true;
+        foreach (var seq in released)
+        {
+            ReleaseDependents(turn, seq);
+        }
+    }
+
+    /// <summary>Ends the live attempt of a task as failed (fenced on attempt and silo) and frees its
+    /// slot: with attempts left the task waits out its backoff SCHEDULED (or goes straight back to
+    /// QUEUED without one); the last failure ends FAILED and makes every unfinished descendant
+    /// UPSTREAM_FAILED. Successes go through <see cref="CompleteAll"/>.</summary>
+    private static bool FailAttempt(SqliteTurn turn, string taskId, int attempt, int maxAttempts, string siloId, string error)
+    {
         long seq, backoffMs, backoffMaxMs;
         using (var reader = turn.Command(SqliteSql.FenceAttempt)
             .Bind("$id", taskId).Bind("$attempt", attempt).Bind("$silo", siloId).ExecuteReader())
@@ -140,7 +232,7 @@ public sealed partial class SqliteTaskStore
             (seq, backoffMs, backoffMaxMs) = (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
         }
 
-        var next = TaskStateMachine.AfterAttempt(succeeded, attempt, maxAttempts);
+        var next = TaskStateMachine.AfterAttempt(succeeded: false, attempt, maxAttempts);
         var backoff = TimeSpan.Zero;
         if (next == TaskStatus.Queued)
         {
@@ -148,18 +240,16 @@ public sealed partial class SqliteTaskStore
             next = TaskStateMachine.Retrying(backoff);
         }
 
-        turn.Command(SqliteSql.EndAttempt)
+        turn.Command(SqliteSql.FailAttempt)
             .Bind("$status", next.ToName())
             .Bind("$completed_at", next.IsTerminal() ? turn.NowMs : null)
             .Bind("$queued_at", next == TaskStatus.Queued ? turn.NowMs : null)
-            .Bind("$result", succeeded ? result?.GetRawText() : null)
             .Bind("$error", error)
             .Bind("$seq", seq)
             .ExecuteNonQuery();
         turn.Command(SqliteSql.FreeSlotsOfTask).Bind("$seq", seq).ExecuteNonQuery();
         var reason = next switch
         {
-            TaskStatus.Completed => "completed",
             TaskStatus.Queued => $"attempt {attempt} of {maxAttempts} failed, retrying now: {error}",
             TaskStatus.Scheduled => $"attempt {attempt} of {maxAttempts} failed, retrying after {backoff.TotalMilliseconds:0} ms: {error}",
             _ => $"attempt {attempt} of {maxAttempts} failed, no attempts left: {error}",
@@ -172,47 +262,9 @@ public sealed partial class SqliteTaskStore
         {
             SetReadyReminder(turn, seq, turn.Now + backoff, BackoffOver);
         }
-        else if (next == TaskStatus.Completed)
-        {
-            ReleaseDependents(turn, seq);
-        }
         else if (TaskStateMachine.FailsDependents(next))
         {
             FailDescendants(turn, seq, taskId, next);
-        }
-
-        return true;
-    }
-
-    /// <summary>The common case in one statement: fence, COMPLETED, and whether anything depends on
-    /// the task, so a task without dependents costs no release query.</summary>
-    private static bool Complete(SqliteTurn turn, string taskId, int attempt, string siloId, JsonElement? result)
-    {
-        long seq;
-        bool hasDependents;
-        using (var reader = turn.Command(SqliteSql.CompleteAttempt)
-            .Bind("$now", turn.NowMs)
-            .Bind("$result", result?.GetRawText())
-            .Bind("$id", taskId)
-            .Bind("$attempt", attempt)
-            .Bind("$silo", siloId)
-            .ExecuteReader())
-        {
-            if (!reader.Read())
-            {
-                return false;
-            }
-
-            (seq, hasDependents) = (reader.GetInt64(0), reader.GetBoolean(1));
-        }
-
-        turn.Command(SqliteSql.FreeSlotsOfTask).Bind("$seq", seq).ExecuteNonQuery();
-        AddEvent(turn, seq, TaskStatus.Running, TaskStatus.Completed, siloId, attempt, "completed");
-        turn.Move(TaskStatus.Running, TaskStatus.Completed);
-        turn.WorkAvailable = true;
-        if (hasDependents)
-        {
-            ReleaseDependents(turn, seq);
         }
 
         return true;
@@ -284,7 +336,7 @@ public sealed partial class SqliteTaskStore
 
         foreach (var (id, attempt, max, silo) in orphans)
         {
-            EndAttempt(turn, id, attempt, max, silo, succeeded: false, result: null,
+            FailAttempt(turn, id, attempt, max, silo,
                 error: $"attempt lost: silo {silo} stopped without reporting it (process crash); recovered at start-up");
         }
 

@@ -197,7 +197,7 @@ public sealed partial class SqliteTaskStore
 
         foreach (var (id, attempt, maxAttempts, silo) in expired)
         {
-            EndAttempt(turn, id, attempt, maxAttempts, silo, succeeded: false, result: null,
+            FailAttempt(turn, id, attempt, maxAttempts, silo,
                 error: $"attempt lost: the lease of silo {silo} expired without renewal (silo dead or unresponsive)");
         }
     }

@@ -1,3 +1,6 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
 using Microsoft.Data.Sqlite;
 
 namespace OrleansScheduler.Grains.Storage.Sqlite;
@@ -9,7 +12,24 @@ internal sealed class SqliteTurn(SqliteConnection connection, Dictionary<string,
     private readonly long[] _turnDeltas = new long[TaskStatusNames.All.Count];
     private readonly long[] _batchDeltas = new long[TaskStatusNames.All.Count];
 
+    private readonly ArrayBufferWriter<byte> _jsonBuffer = new(64 * 1024);
+    private Utf8JsonWriter? _json;
+
     public SqliteTransaction Transaction { get; set; } = null!;
+
+    /// <summary>A writer for the JSON arrays that set-oriented statements read with json_each;
+    /// <see cref="TakeJson"/> returns what was written and starts a new document.</summary>
+    public Utf8JsonWriter Json => _json ??= new Utf8JsonWriter(_jsonBuffer);
+
+    public string TakeJson()
+    {
+        var json = Json;
+        json.Flush();
+        var text = Encoding.UTF8.GetString(_jsonBuffer.WrittenSpan);
+        _jsonBuffer.ResetWrittenCount();
+        json.Reset(_jsonBuffer);
+        return text;
+    }
 
     public DateTimeOffset Now { get; set; }
 
