@@ -1,19 +1,17 @@
 using System.Collections.Specialized;
 using System.Data.Common;
 using System.Diagnostics;
-using System.Text;
-using System.Text.Json;
 using Microsoft.Data.Sqlite;
 using Quartz;
 using Quartz.Impl;
 using Quartz.Impl.AdoJobStore.Common;
-using Quartz.Spi;
 using Quartz.Util;
 
 namespace OrleansScheduler.Bench;
 
-/// <summary>7. The peer: Quartz.NET with its ADO.NET job store on SQLite (same file system, WAL,
-/// synchronous=NORMAL), running the same number of no-op jobs as our drain; the ratio is printed.</summary>
+/// <summary>7. The peer: Quartz.NET 4 with its ADO.NET job store on SQLite (same file system, WAL,
+/// synchronous=NORMAL), creating its own schema, running the same number of no-op jobs as our
+/// drain; the ratio is printed.</summary>
 public static class PeerScenario
 {
     public static async Task RunAsync(Options options, Report report)
@@ -42,13 +40,12 @@ public static class PeerScenario
             {
                 connection.Open();
                 using var command = connection.CreateCommand();
-                command.CommandText = "PRAGMA journal_mode = WAL;" + QuartzSchema.Sqlite;
+                command.CommandText = "PRAGMA journal_mode = WAL;";
                 command.ExecuteNonQuery();
             }
 
-            var provider = new NormalSyncSqliteProvider($"Data Source={database};Pooling=True;Default Timeout=30");
+            NormalSyncSqliteProvider.NextConnectionString = $"Data Source={database};Pooling=True;Default Timeout=30";
             var name = "bench" + Guid.NewGuid().ToString("N")[..8];
-            DBConnectionManager.Instance.AddConnectionProvider(name, provider);
             var properties = new NameValueCollection
             {
                 ["quartz.scheduler.instanceName"] = name,
@@ -58,11 +55,13 @@ public static class PeerScenario
                 ["quartz.jobStore.type"] = "Quartz.Impl.AdoJobStore.JobStoreTX, Quartz",
                 ["quartz.jobStore.driverDelegateType"] = "Quartz.Impl.AdoJobStore.SQLiteDelegate, Quartz",
                 ["quartz.jobStore.dataSource"] = name,
+                [$"quartz.dataSource.{name}.connectionProvider.type"] = typeof(NormalSyncSqliteProvider).AssemblyQualifiedName,
                 ["quartz.jobStore.tablePrefix"] = "QRTZ_",
                 ["quartz.jobStore.useProperties"] = "true",
-                ["quartz.serializer.type"] = typeof(JsonObjectSerializer).AssemblyQualifiedName,
+                ["quartz.jobStore.schemaProvisioning"] = "CreateIfMissing",
+                ["quartz.serializer.type"] = typeof(SystemTextJsonObjectSerializer).AssemblyQualifiedName,
             };
-            var factory = new StdSchedulerFactory(properties);
+            await using var factory = QuartzSchedulerBuilder.Create(_ => { }).UseProperties(properties).Build();
             var scheduler = await factory.GetScheduler();
             try
             {
@@ -76,7 +75,7 @@ public static class PeerScenario
                     all[job] = [trigger];
                 }
 
-                await scheduler.ScheduleJobs(all, replace: false);
+                await scheduler.ScheduleJobs(all, new ScheduleJobOptions());
                 var scheduleSeconds = clock.Elapsed.TotalSeconds;
                 var cpu = new ThreadCpu();
                 await scheduler.Start();
@@ -118,7 +117,7 @@ public sealed class NoopJob : IJob
         AllDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
-    public Task Execute(IJobExecutionContext context)
+    public ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
     {
         Interlocked.CompareExchange(ref _firstStart, Stopwatch.GetTimestamp(), 0);
         if (Interlocked.Decrement(ref _remaining) == 0)
@@ -127,47 +126,21 @@ public sealed class NoopJob : IJob
             AllDone.TrySetResult();
         }
 
-        return Task.CompletedTask;
+        return ValueTask.CompletedTask;
     }
 }
 
-/// <summary>Job data as JSON (Quartz 3 needs a serializer; BinaryFormatter is gone from .NET 10).</summary>
-public sealed class JsonObjectSerializer : IObjectSerializer
+/// <summary>Microsoft.Data.Sqlite for Quartz, with each connection set to synchronous=NORMAL like our
+/// store. Quartz builds it from its type, so the run's connection string is handed over statically.</summary>
+public sealed class NormalSyncSqliteProvider : IDbProvider
 {
-    public void Initialize()
-    {
-    }
+    private readonly DbProvider _inner = new("SQLite-Microsoft", NextConnectionString);
 
-    public byte[] Serialize<T>(T obj)
-        where T : class =>
-        obj is IDictionary<string, object> map
-            ? JsonSerializer.SerializeToUtf8Bytes(map.ToDictionary(k => k.Key, k => k.Value?.ToString()))
-            : Encoding.UTF8.GetBytes("{}");
+    public static string NextConnectionString { get; set; } = "";
 
-    public T? DeSerialize<T>(byte[] data)
-        where T : class
-    {
-        var values = JsonSerializer.Deserialize<Dictionary<string, string?>>(data) ?? [];
-        return new JobDataMap((IDictionary<string, object>)values.ToDictionary(k => k.Key, k => (object)k.Value!)) as T;
-    }
-}
-
-/// <summary>Microsoft.Data.Sqlite for Quartz, with each connection set to synchronous=NORMAL like our store.</summary>
-public sealed class NormalSyncSqliteProvider(string connectionString) : IDbProvider
-{
-    private readonly DbProvider _inner = new("SQLite-Microsoft", connectionString);
-
-    public string ConnectionString
-    {
-        get => _inner.ConnectionString;
-        set => _inner.ConnectionString = value;
-    }
+    public string ConnectionString => _inner.ConnectionString;
 
     public DbMetadata Metadata => _inner.Metadata;
-
-    public void Initialize()
-    {
-    }
 
     public DbCommand CreateCommand() => _inner.CreateCommand();
 

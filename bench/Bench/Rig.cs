@@ -58,7 +58,7 @@ public static class Rig
     /// <summary>The store alone (no dispatcher): used to submit work before a silo starts.</summary>
     public static async Task<IHost> StartStoreAsync(string database, int slots)
     {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], ContentRootPath = Path.GetTempPath() });
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.AddInMemoryCollection(Settings(database, slots));
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Services.AddGrains(builder.Configuration);
@@ -70,7 +70,7 @@ public static class Rig
     /// <summary>A silo with the bench handler registered for tasks of type "bench". Not started.</summary>
     public static IHost BuildSilo(string database, int slots, int capacity, int claimBatch, Recorder recorder, string siloId = "bench-silo")
     {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], ContentRootPath = Path.GetTempPath() });
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.AddInMemoryCollection(Settings(database, slots, capacity, claimBatch, siloId));
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Services.AddSilo(builder.Configuration);
