@@ -34,6 +34,8 @@ internal static class SqliteSql
     // A claim is three statements however many tasks it takes: the ready tasks are flipped to
     // RUNNING in one UPDATE (the IN list is materialised before any row changes), then the slots
     // and the events are written from one JSON array of [slot, seq, attempt, max_attempts].
+    // jsonb_each rather than json_each: it hands each element over as JSONB, so the ->> that pick
+    // it apart do not parse it again.
     // INDEXED BY: without statistics SQLite's planner prefers the equality index on status and
     // sorts every matching row, which makes a claim (and /api/stats) cost O(rows) instead of
     // O(batch); the hint keeps the plan from depending on the data (docs/performance.md).
@@ -48,7 +50,7 @@ internal static class SqliteSql
     public const string HoldSlots = """
         UPDATE slots SET task = j.value ->> 1, attempt = j.value ->> 2, silo = $silo, leased_at = $now,
                          lease_expires_at = $expires
-        FROM json_each($claims) AS j
+        FROM jsonb_each($claims) AS j
         WHERE slots.slot_no = j.value ->> 0
         """;
 
@@ -56,7 +58,7 @@ internal static class SqliteSql
         INSERT INTO task_events (task, at, from_status, to_status, silo, attempt, reason)
         SELECT j.value ->> 1, $now, 'QUEUED', 'RUNNING', $silo, j.value ->> 2,
                'attempt ' || (j.value ->> 2) || ' of ' || (j.value ->> 3) || ' started'
-        FROM json_each($claims) AS j
+        FROM jsonb_each($claims) AS j
         """;
 
     // Successful attempts are recorded the same way: one fenced UPDATE from a JSON array of
@@ -67,21 +69,21 @@ internal static class SqliteSql
         UPDATE tasks SET status = 'COMPLETED', completed_at = $now,
                          result = CASE WHEN json_type(j.value, '$[3]') IS NULL THEN NULL ELSE j.value -> '$[3]' END,
                          error = NULL, version = version + 1
-        FROM json_each($done) AS j
+        FROM jsonb_each($done) AS j
         WHERE tasks.id = j.value ->> 0 AND +tasks.status = 'RUNNING'
           AND tasks.attempts = j.value ->> 1 AND tasks.worker_id = j.value ->> 2
-        RETURNING seq, id, attempts, worker_id, EXISTS (SELECT 1 FROM task_edges WHERE upstream = tasks.seq)
+        RETURNING seq, id, EXISTS (SELECT 1 FROM task_edges WHERE upstream = tasks.seq)
         """;
 
     public const string FreeSlotsOfTasks = """
         UPDATE slots SET task = NULL, attempt = NULL, silo = NULL, leased_at = NULL, lease_expires_at = NULL
-        WHERE task IN (SELECT j.value ->> 0 FROM json_each($completed) AS j)
+        WHERE task IN (SELECT j.value ->> 0 FROM jsonb_each($completed) AS j)
         """;
 
     public const string CompletionEvents = """
         INSERT INTO task_events (task, at, from_status, to_status, silo, attempt, reason)
         SELECT j.value ->> 0, $now, 'RUNNING', 'COMPLETED', j.value ->> 2, j.value ->> 1, 'completed'
-        FROM json_each($completed) AS j
+        FROM jsonb_each($completed) AS j
         """;
 
     public const string FreeSlotsOfTask = """

@@ -175,19 +175,22 @@ public sealed partial class SqliteTaskStore
         }
 
         var released = new List<long>();
+        var count = 0;
         using (var reader = turn.Command(SqliteSql.CompleteAttempts).Bind("$done", done).Bind("$now", turn.NowMs).ExecuteReader())
         {
             json.WriteStartArray();
             while (reader.Read())
             {
                 var seq = reader.GetInt64(0);
-                accepted[index[reader.GetString(1)]] = true;
+                var i = index[reader.GetString(1)];
+                accepted[i] = true;
+                count++;
                 json.WriteStartArray();
                 json.WriteNumberValue(seq);
-                json.WriteNumberValue(reader.GetInt32(2));
-                json.WriteStringValue(reader.GetString(3));
+                json.WriteNumberValue(finished[i].Lease.Attempt);
+                json.WriteStringValue(finished[i].Lease.SiloId);
                 json.WriteEndArray();
-                if (reader.GetBoolean(4))
+                if (reader.GetBoolean(2))
                 {
                     released.Add(seq);
                 }
@@ -197,7 +200,6 @@ public sealed partial class SqliteTaskStore
         }
 
         var completed = turn.TakeJson();
-        var count = accepted.Count(static a => a);
         if (count == 0)
         {
             return;
