@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace OrleansScheduler.Bench;
 
 public sealed record DrainResult(int Tasks, double SubmitSeconds, double StartupMs, double Seconds, double TasksPerSecond,
-    double HandlerSpanSeconds, double CpuCores, string TopThreads, long Events, long TaskRows);
+    double HandlerSpanSeconds, double CpuCores, string TopThreads, long Events, long TaskRows, double GcPauseMs, string GcCounts);
 
 /// <summary>1. N no-op tasks already submitted; one silo with a high slot limit starts; tasks/s from
 /// the first handler start to the moment the last completion is committed.</summary>
@@ -25,6 +25,7 @@ public static class DrainScenario
         report.Add("drain", "drain makespan", result.Seconds, "s");
         report.Add("drain", "CPU busy during drain", result.CpuCores, "cores", note: result.TopThreads);
         report.Add("drain", "CPU per task", result.CpuCores * result.Seconds / tasks * 1e6, "us");
+        report.Add("drain", "GC pauses during drain", result.GcPauseMs, "ms", note: result.GcCounts);
         report.Add("drain", "task_events rows per task", (double)result.Events / tasks, "rows");
         foreach (var (name, ms, plan) in readPaths)
         {
@@ -53,6 +54,8 @@ public static class DrainScenario
             var silo = Rig.BuildSilo(database, slots, capacity, claimBatch, recorder);
             using var watcher = new DbWatcher(database);
             var before = Stopwatch.GetTimestamp();
+            var pauseBefore = GC.GetTotalPauseDuration();
+            int[] gcBefore = [GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2)];
             var cpu = new ThreadCpu();
             await silo.StartAsync();
             var started = Stopwatch.GetTimestamp();
@@ -60,13 +63,15 @@ public static class DrainScenario
             {
                 var done = await watcher.WaitForTerminalAsync(tasks, TimeSpan.FromMinutes(30), label: label);
                 var (cores, top) = cpu.Finish();
+                var pauseMs = (GC.GetTotalPauseDuration() - pauseBefore).TotalMilliseconds;
+                var gcs = $"gen0 {GC.CollectionCount(0) - gcBefore[0]}, gen1 {GC.CollectionCount(1) - gcBefore[1]}, gen2 {GC.CollectionCount(2) - gcBefore[2]}";
                 var first = recorder.FirstStart;
                 var seconds = Rig.Ms(first, done) / 1000.0;
                 var events = watcher.Scalar("SELECT count(*) FROM task_events");
                 var rows = watcher.Scalar("SELECT count(*) FROM tasks");
                 var result = new DrainResult(tasks, submitSeconds, Rig.Ms(before, started), seconds, tasks / seconds,
-                    Rig.Ms(first, recorder.LastEnd) / 1000.0, cores, top, events, rows);
-                Console.WriteLine($"   {label}: {tasks:N0} tasks in {seconds:F2} s = {result.TasksPerSecond:N0}/s; CPU {cores:F2} cores: {top}");
+                    Rig.Ms(first, recorder.LastEnd) / 1000.0, cores, top, events, rows, pauseMs, gcs);
+                Console.WriteLine($"   {label}: {tasks:N0} tasks in {seconds:F2} s = {result.TasksPerSecond:N0}/s; CPU {cores:F2} cores: {top}; GC paused {pauseMs:F0} ms ({gcs})");
                 inspect?.Invoke(database);
                 return result;
             }
