@@ -15,7 +15,7 @@ public static class ApiProbe
     public static readonly (string Name, string Sql)[] Statements =
     [
         ("stats: counts", "SELECT status, count FROM status_counts"),
-        ("stats: completed last minute", "SELECT count(*) FROM tasks INDEXED BY tasks_completed WHERE status = 'COMPLETED' AND completed_at >= 0"),
+        ("stats: completed last minute", "SELECT coalesce(sum(count), 0) FROM completions_per_second WHERE second > 0"),
         ("stats: recent completions", "SELECT started_at - queued_at, completed_at - started_at FROM tasks INDEXED BY tasks_completed WHERE status = 'COMPLETED' AND completed_at IS NOT NULL ORDER BY completed_at DESC LIMIT 1000"),
         ("stats: silos alive", "SELECT count(*) FROM silos WHERE status = 'ACTIVE' AND heartbeat_at >= 0"),
         ("stats: slot holders", "SELECT s.slot_no, t.id, s.silo, s.attempt, s.leased_at FROM slots s JOIN tasks t ON t.seq = s.task ORDER BY s.slot_no"),

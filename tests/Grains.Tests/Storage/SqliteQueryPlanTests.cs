@@ -15,7 +15,7 @@ public sealed class SqliteQueryPlanTests(TempFolder folder) : IClassFixture<Temp
     [InlineData(nameof(SqliteSql.CompleteAttempts), "sqlite_autoindex_tasks_1")]
     [InlineData(nameof(SqliteSql.HoldSlots), "INTEGER PRIMARY KEY")]
     [InlineData(nameof(SqliteSql.FreeSlotsOfTasks), "slots_task")]
-    [InlineData(nameof(SqliteSql.CompletedSince), "tasks_completed")]
+    [InlineData(nameof(SqliteSql.CompletedSince), "INTEGER PRIMARY KEY")]
     [InlineData(nameof(SqliteSql.RecentCompletions), "tasks_completed")]
     public async Task A_hot_query_uses_its_index_and_sorts_nothing(string query, string index)
     {

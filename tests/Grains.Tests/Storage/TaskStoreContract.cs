@@ -332,6 +332,33 @@ public abstract partial class TaskStoreContract : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task Completed_in_the_last_minute_counts_completions_by_the_second_they_were_committed()
+    {
+        var clock = new ManualClock(new DateTimeOffset(2026, 11, 22, 12, 0, 0, 500, TimeSpan.Zero));
+        var store = await NewStoreAsync(maxConcurrentTasks: 10, clock);
+        await store.SubmitAsync(Specs.Plan(Enumerable.Range(0, 6).Select(i => Specs.Task($"t{i}")).ToArray()), None);
+        var leases = await store.ClaimAsync(SiloA, 6, None);
+
+        async Task<long> CompletedLastMinuteAsync() => (await store.GetStatsAsync(None)).Throughput.CompletedLastMinute;
+
+        // Three complete together, one fails (not a completion), then two complete 30 s later.
+        var first = await store.ReleaseAndClaimAsync([.. leases.Take(3).Select(l => AttemptOutcome.Success(l, null)), AttemptOutcome.Failure(leases[3], "no")], SiloA, 0, None);
+        Assert.Equal([true, true, true, true], first.Accepted);
+        Assert.Equal(3, await CompletedLastMinuteAsync());
+        clock.Advance(TimeSpan.FromSeconds(30));
+        Assert.True(await store.ReportAsync(AttemptOutcome.Success(leases[4], null), None));
+        Assert.True(await store.ReportAsync(AttemptOutcome.Success(leases[5], null), None));
+        Assert.Equal(5, await CompletedLastMinuteAsync());
+
+        // 61 s after the first three they have left the window; the last two leave 30 s later.
+        clock.Advance(TimeSpan.FromSeconds(31));
+        Assert.Equal(2, await CompletedLastMinuteAsync());
+        clock.Advance(TimeSpan.FromSeconds(30));
+        Assert.Equal(0, await CompletedLastMinuteAsync());
+        Assert.Equal(5, (await store.GetStatsAsync(None)).Counts[TaskStatus.Completed]);
+    }
+
+    [SkippableFact]
     public async Task A_failure_with_attempts_left_requeues_and_the_next_claim_is_the_next_attempt()
     {
         var store = await NewStoreAsync();

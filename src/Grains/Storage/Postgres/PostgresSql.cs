@@ -226,7 +226,15 @@ internal static class PostgresSql
 
     public const string SlotCount = "SELECT count(*) FROM slots";
 
-    public const string CompletedSince = "SELECT count(*) FROM tasks WHERE status = 'COMPLETED' AND completed_at >= @since";
+    // Completions per second (sql/postgresql/0002): "completed in the last minute" sums its rows.
+    public const string CompletedSince = "SELECT coalesce(sum(count), 0)::bigint FROM completions_per_second WHERE second > @since";
+
+    public const string AddCompletions = """
+        INSERT INTO completions_per_second (second, shard, count) VALUES (@second, pg_backend_pid() % 16, @count)
+        ON CONFLICT (second, shard) DO UPDATE SET count = completions_per_second.count + excluded.count
+        """;
+
+    public const string PruneCompletions = "DELETE FROM completions_per_second WHERE second < @before";
 
     public const string RecentCompletions = """
         SELECT (extract(epoch FROM started_at - queued_at) * 1000)::float8,

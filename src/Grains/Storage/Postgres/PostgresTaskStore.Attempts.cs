@@ -183,6 +183,7 @@ public sealed partial class PostgresTaskStore
         }
         else if (next == TaskStatus.Completed)
         {
+            turn.CountCompletions(1);
             await ReleaseDependentsAsync(turn, seq, cancellationToken).ConfigureAwait(false);
         }
         else if (TaskStateMachine.FailsDependents(next))

@@ -173,7 +173,7 @@ public sealed partial class PostgresTaskStore
             }
         }
 
-        var completedLastMinute = await ScalarAsync(connection, transaction, PostgresSql.CompletedSince, cancellationToken, ("since", now - TimeSpan.FromMinutes(1))).ConfigureAwait(false);
+        var completedLastMinute = await ScalarAsync(connection, transaction, PostgresSql.CompletedSince, cancellationToken, ("since", (now - TimeSpan.FromMinutes(1)).ToUnixTimeSeconds())).ConfigureAwait(false);
         var silosAlive = (int)await ScalarAsync(connection, transaction, PostgresSql.SilosAlive, cancellationToken, ("since", now - _scheduler.SiloDeadAfter)).ConfigureAwait(false);
 
         var waits = new List<double>();

@@ -28,6 +28,7 @@ public sealed partial class PostgresTaskStore : ITaskStore
 
     /// <summary>Names this store instance in its notifications, so its listener skips its own.</summary>
     private readonly string _origin = Guid.NewGuid().ToString("N");
+    private long _prunedCompletionsBefore;
     private NpgsqlDataSource? _dataSource;
     private PostgresListener? _listener;
 
@@ -149,6 +150,15 @@ public sealed partial class PostgresTaskStore : ITaskStore
         return reader.GetTime(0);
     }
 
+    /// <summary>Once a second at most, a turn also drops the completion counts older than an hour
+    /// (they only serve "completed in the last minute").</summary>
+    private long? PruneCompletionsDue(DateTimeOffset now)
+    {
+        var before = now.ToUnixTimeSeconds() - 3600;
+        var last = Interlocked.Read(ref _prunedCompletionsBefore);
+        return before > last && Interlocked.CompareExchange(ref _prunedCompletionsBefore, before, last) == last ? before : null;
+    }
+
     /// <summary>Runs <paramref name="body"/> as one turn: one transaction, committed whole or not
     /// at all. A deadlock or serialization failure rolls it back and runs it again, on fresh state,
     /// after a short random pause. The wake-ups it owes are sent once it has committed: NOTIFY for
@@ -168,6 +178,7 @@ public sealed partial class PostgresTaskStore : ITaskStore
                 {
                     Now = await ReadClockAsync(connection, transaction, cancellationToken).ConfigureAwait(false),
                 };
+                turn.PruneCompletionsBefore = PruneCompletionsDue(turn.Now);
                 result = await body(turn, cancellationToken).ConfigureAwait(false);
                 await turn.FlushAsync(_origin, cancellationToken).ConfigureAwait(false);
                 // Not cancellable: once the commit is sent, its outcome is what the caller must learn.

@@ -8,6 +8,7 @@ namespace OrleansScheduler.Grains.Storage.Postgres;
 internal sealed class PostgresTurn(NpgsqlConnection connection, NpgsqlTransaction transaction)
 {
     private readonly long[] _deltas = new long[TaskStatusNames.All.Count];
+    private long _completions;
 
     /// <summary>The turn's clock: the database's clock_timestamp() (or a test clock), read in this
     /// transaction; a claim reads it again once its rows are locked.</summary>
@@ -30,14 +31,21 @@ internal sealed class PostgresTurn(NpgsqlConnection connection, NpgsqlTransactio
 
     public void Count(TaskStatus status, long delta) => _deltas[(int)status] += delta;
 
+    /// <summary>Attempts this turn ended COMPLETED, for the per-second completion counts.</summary>
+    public void CountCompletions(long count) => _completions += count;
+
+    /// <summary>When set, the flush also drops the completion counts of seconds before this one.</summary>
+    public long? PruneCompletionsBefore { get; set; }
+
     public void Move(TaskStatus from, TaskStatus to)
     {
         _deltas[(int)from]--;
         _deltas[(int)to]++;
     }
 
-    /// <summary>Writes the counter deltas and queues the notifications, in one round trip, as the
-    /// turn's last statements: PostgreSQL delivers a NOTIFY only when its transaction commits.</summary>
+    /// <summary>Writes the counter deltas and the completions of this second, and queues the
+    /// notifications, in one round trip, as the turn's last statements: PostgreSQL delivers a NOTIFY
+    /// only when its transaction commits.</summary>
     public async Task FlushAsync(string origin, CancellationToken cancellationToken)
     {
         await using var batch = new NpgsqlBatch(connection, transaction);
@@ -49,6 +57,20 @@ internal sealed class PostgresTurn(NpgsqlConnection connection, NpgsqlTransactio
                 command.Parameters.AddWithValue("delta", _deltas[i]);
                 command.Parameters.AddWithValue("status", ((TaskStatus)i).ToName());
                 batch.BatchCommands.Add(command);
+            }
+        }
+
+        if (_completions > 0)
+        {
+            var command = new NpgsqlBatchCommand(PostgresSql.AddCompletions);
+            command.Parameters.AddWithValue("second", Now.ToUnixTimeSeconds());
+            command.Parameters.AddWithValue("count", _completions);
+            batch.BatchCommands.Add(command);
+            if (PruneCompletionsBefore is { } before)
+            {
+                var prune = new NpgsqlBatchCommand(PostgresSql.PruneCompletions);
+                prune.Parameters.AddWithValue("before", before);
+                batch.BatchCommands.Add(prune);
             }
         }
 

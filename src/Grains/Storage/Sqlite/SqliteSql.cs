@@ -225,8 +225,15 @@ internal static class SqliteSql
 
     public const string SlotCount = "SELECT count(*) FROM slots";
 
-    public const string CompletedSince =
-        "SELECT count(*) FROM tasks INDEXED BY tasks_completed WHERE status = 'COMPLETED' AND completed_at >= $since";
+    // Completions per second (sql/sqlite/0002): "completed in the last minute" sums at most 60 rows.
+    public const string CompletedSince = "SELECT coalesce(sum(count), 0) FROM completions_per_second WHERE second > $since";
+
+    public const string AddCompletions = """
+        INSERT INTO completions_per_second (second, count) VALUES ($second, $count)
+        ON CONFLICT (second) DO UPDATE SET count = count + excluded.count
+        """;
+
+    public const string PruneCompletions = "DELETE FROM completions_per_second WHERE second < $before";
 
     public const string RecentCompletions = """
         SELECT started_at - queued_at, completed_at - started_at FROM tasks INDEXED BY tasks_completed

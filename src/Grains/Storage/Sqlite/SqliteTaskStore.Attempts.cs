@@ -209,6 +209,7 @@ public sealed partial class SqliteTaskStore
         turn.Command(SqliteSql.CompletionEvents).Bind("$completed", completed).Bind("$now", turn.NowMs).ExecuteNonQuery();
         turn.Count(TaskStatus.Running, -count);
         turn.Count(TaskStatus.Completed, count);
+        turn.CountCompletions(count);
         turn.WorkAvailable = true;
         foreach (var seq in released)
         {

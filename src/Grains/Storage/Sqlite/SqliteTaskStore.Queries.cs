@@ -161,7 +161,7 @@ public sealed partial class SqliteTaskStore
             }
         }
 
-        var completedLastMinute = Scalar(connection, SqliteSql.CompletedSince, ("$since", (now - TimeSpan.FromMinutes(1)).ToUnixTimeMilliseconds()));
+        var completedLastMinute = Scalar(connection, SqliteSql.CompletedSince, ("$since", (now - TimeSpan.FromMinutes(1)).ToUnixTimeSeconds()));
         var silosAlive = (int)Scalar(connection, SqliteSql.SilosAlive, ("$since", (now - _scheduler.SiloDeadAfter).ToUnixTimeMilliseconds()));
 
         var waits = new List<double>();

@@ -11,6 +11,9 @@ internal sealed class SqliteTurn(SqliteConnection connection, Dictionary<string,
 {
     private readonly long[] _turnDeltas = new long[TaskStatusNames.All.Count];
     private readonly long[] _batchDeltas = new long[TaskStatusNames.All.Count];
+    private long _turnCompletions;
+    private long _batchCompletions;
+    private long _prunedBefore;
 
     private readonly ArrayBufferWriter<byte> _jsonBuffer = new(64 * 1024);
     private Utf8JsonWriter? _json;
@@ -65,6 +68,9 @@ internal sealed class SqliteTurn(SqliteConnection connection, Dictionary<string,
 
     public void Count(TaskStatus status, long delta) => _turnDeltas[(int)status] += delta;
 
+    /// <summary>Attempts this turn ended COMPLETED, for the per-second completion counts.</summary>
+    public void CountCompletions(long count) => _turnCompletions += count;
+
     public void Move(TaskStatus from, TaskStatus to)
     {
         _turnDeltas[(int)from]--;
@@ -73,6 +79,8 @@ internal sealed class SqliteTurn(SqliteConnection connection, Dictionary<string,
 
     internal void KeepTurn()
     {
+        _batchCompletions += _turnCompletions;
+        _turnCompletions = 0;
         CancelledRunning.AddRange(_turnCancelled);
         _turnCancelled.Clear();
         for (var i = 0; i < _turnDeltas.Length; i++)
@@ -84,13 +92,27 @@ internal sealed class SqliteTurn(SqliteConnection connection, Dictionary<string,
 
     internal void DropTurn()
     {
+        _turnCompletions = 0;
         Array.Clear(_turnDeltas);
         _turnCancelled.Clear();
     }
 
-    /// <summary>Writes the batch's counter deltas: one UPDATE per status that changed.</summary>
+    /// <summary>Writes the batch's counter deltas: one UPDATE per status that changed, and its
+    /// completions into the current second's row (rows older than an hour go, once a second).</summary>
     internal void FlushDeltas()
     {
+        if (_batchCompletions > 0)
+        {
+            var second = Now.ToUnixTimeSeconds();
+            Command(SqliteSql.AddCompletions).Bind("$second", second).Bind("$count", _batchCompletions).ExecuteNonQuery();
+            _batchCompletions = 0;
+            if (second - 3600 > _prunedBefore)
+            {
+                _prunedBefore = second - 3600;
+                Command(SqliteSql.PruneCompletions).Bind("$before", _prunedBefore).ExecuteNonQuery();
+            }
+        }
+
         for (var i = 0; i < _batchDeltas.Length; i++)
         {
             if (_batchDeltas[i] != 0)
@@ -107,6 +129,8 @@ internal sealed class SqliteTurn(SqliteConnection connection, Dictionary<string,
     internal void Reset()
     {
         Array.Clear(_batchDeltas);
+        _batchCompletions = 0;
+        _turnCompletions = 0;
         CancelledRunning.Clear();
         WorkAvailable = false;
         RemindersChanged = false;
