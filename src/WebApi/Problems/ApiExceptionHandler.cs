@@ -3,7 +3,8 @@ using Microsoft.AspNetCore.Diagnostics;
 namespace OrleansScheduler.WebApi;
 
 /// <summary>Maps the grains' errors to problem+json: a validation error is a 400 naming the field, a
-/// conflict a 409, a request Kestrel refused (too large, cut short) its own 4xx.</summary>
+/// conflict a 409, a request Kestrel refused (too large, cut short) its own 4xx, and a store that
+/// cannot be reached (PostgreSQL down or restarting, SQLite busy) a 503 with Retry-After.</summary>
 internal sealed class ApiExceptionHandler : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
@@ -15,6 +16,7 @@ internal sealed class ApiExceptionHandler : IExceptionHandler
             BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => ApiProblems.TooLarge(
                 httpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize ?? 0),
             BadHttpRequestException bad => TypedResults.Problem(detail: bad.Message, statusCode: bad.StatusCode, title: "Bad request."),
+            _ when IsStoreUnavailable(exception) => ApiProblems.StoreUnavailable(),
             _ => null,
         };
 
@@ -23,7 +25,25 @@ internal sealed class ApiExceptionHandler : IExceptionHandler
             return false;
         }
 
+        if (IsStoreUnavailable(exception))
+        {
+            httpContext.Response.Headers.RetryAfter = "1";
+        }
+
         await result.ExecuteAsync(httpContext);
         return true;
     }
+
+    /// <summary>The database is gone for now rather than the request wrong: a PostgreSQL connection
+    /// refused, broken or shut down by the server (Npgsql calls these transient), or a SQLite file
+    /// locked past its busy timeout.</summary>
+    private static bool IsStoreUnavailable(Exception exception) => exception switch
+    {
+        Npgsql.NpgsqlException { IsTransient: true } => true,
+        Microsoft.Data.Sqlite.SqliteException { SqliteErrorCode: SqliteBusy or SqliteLocked } => true,
+        _ => exception.InnerException is { } inner && IsStoreUnavailable(inner),
+    };
+
+    private const int SqliteBusy = 5;
+    private const int SqliteLocked = 6;
 }

@@ -46,6 +46,12 @@ public static class ApiProblems
             extensions: new Dictionary<string, object?> { ["id"] = exception.TaskId });
     }
 
+    public static IResult StoreUnavailable() =>
+        TypedResults.Problem(
+            detail: "The task database cannot be reached or is busy; nothing of this request was done. Try again shortly.",
+            statusCode: StatusCodes.Status503ServiceUnavailable,
+            title: "The store is unavailable.");
+
     public static IResult TooLarge(long maxBytes) =>
         TypedResults.Problem(
             detail: $"The body is larger than this endpoint accepts ({maxBytes:N0} bytes).",
