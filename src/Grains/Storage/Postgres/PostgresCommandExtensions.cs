@@ -11,6 +11,18 @@ internal static class PostgresCommandExtensions
         return command;
     }
 
+    /// <summary>A statement of an <see cref="NpgsqlBatch"/>, so several go in one round trip.</summary>
+    public static NpgsqlBatchCommand Statement(string sql, params (string Name, object? Value)[] parameters)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        }
+
+        return command;
+    }
+
     public static long? GetInt64OrNull(this NpgsqlDataReader reader, int ordinal) =>
         reader.IsDBNull(ordinal) ? null : reader.GetInt64(ordinal);
 

@@ -69,16 +69,48 @@ internal static class PostgresSql
         FOR UPDATE SKIP LOCKED
         """;
 
-    public const string StartAttempt = """
+    // A claim writes its tasks, slots and events with one statement each, sent in one round trip:
+    // the rows are already locked by the two SELECTs above.
+    public const string StartAttempts = """
         UPDATE tasks SET status = 'RUNNING', attempts = attempts + 1, worker_id = @silo,
                          started_at = @now, version = version + 1
-        WHERE seq = @seq
+        WHERE seq = ANY(@seqs)
         """;
 
-    public const string HoldSlot = """
-        UPDATE slots SET task = @seq, attempt = @attempt, silo = @silo, leased_at = @now,
-                         lease_expires_at = @expires
-        WHERE slot_no = @slot
+    public const string HoldSlots = """
+        UPDATE slots s SET task = c.seq, attempt = c.attempt, silo = @silo, leased_at = @now,
+                           lease_expires_at = @expires
+        FROM unnest(@slots::integer[], @seqs::bigint[], @attempts::integer[]) AS c (slot_no, seq, attempt)
+        WHERE s.slot_no = c.slot_no
+        """;
+
+    public const string ClaimEvents = """
+        INSERT INTO task_events (task, at, from_status, to_status, silo, attempt, reason)
+        SELECT c.seq, @now, 'QUEUED', 'RUNNING', @silo, c.attempt, 'attempt ' || c.attempt || ' of ' || c.max || ' started'
+        FROM unnest(@seqs::bigint[], @attempts::integer[], @maxes::integer[]) AS c (seq, attempt, max)
+        """;
+
+    // A hand-over completes its successful attempts in one fenced UPDATE (only the live attempt of
+    // its silo matches; the rows stay locked until commit), then frees the slots of every attempt
+    // it ended in one statement that locks them in slot order, as the heartbeat's renewal does.
+    public const string CompleteAttempts = """
+        UPDATE tasks t SET status = 'COMPLETED', completed_at = @now, result = c.result::json, error = NULL,
+                           version = t.version + 1
+        FROM unnest(@ids::text[], @attempts::integer[], @silos::text[], @results::text[]) AS c (id, attempt, silo, result)
+        WHERE t.id = c.id AND t.status = 'RUNNING' AND t.attempts = c.attempt AND t.worker_id = c.silo
+        RETURNING t.seq, t.id, EXISTS (SELECT 1 FROM task_edges e WHERE e.upstream = t.seq)
+        """;
+
+    public const string FreeSlotsOfTasks = """
+        WITH held AS (SELECT slot_no FROM slots WHERE task = ANY(@seqs) ORDER BY slot_no FOR UPDATE)
+        UPDATE slots s SET task = NULL, attempt = NULL, silo = NULL, leased_at = NULL, lease_expires_at = NULL
+        FROM held WHERE s.slot_no = held.slot_no
+        """;
+
+    public const string CompletionEvents = """
+        INSERT INTO task_events (task, at, from_status, to_status, silo, attempt, reason)
+        SELECT c.seq, @now, 'RUNNING', 'COMPLETED', c.silo, c.attempt, 'completed'
+        FROM unnest(@seqs::bigint[], @attempts::integer[], @silos::text[]) AS c (seq, attempt, silo)
         """;
 
     public const string FreeSlotsOfTask = """

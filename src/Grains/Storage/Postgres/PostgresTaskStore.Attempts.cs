@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Npgsql;
 
 namespace OrleansScheduler.Grains.Storage.Postgres;
 
@@ -26,18 +27,86 @@ public sealed partial class PostgresTaskStore
         ArgumentException.ThrowIfNullOrEmpty(siloId);
         return RunAsync(async (turn, ct) =>
         {
+            // Every task row first (the completions in one statement, then each failure), every slot
+            // row last and in slot order, in one statement: the heartbeat's renewal locks slots in
+            // slot order too, and a cancel locks its task before its slot, so no turn waits in a cycle.
             var accepted = new bool[finished.Count];
-            // Slot rows are locked in slot order, as the heartbeat's renewal locks them.
-            foreach (var i in Enumerable.Range(0, finished.Count).OrderBy(i => finished[i].Lease.Slot))
+            var freed = new List<long>(finished.Count);
+            await CompleteAllAsync(turn, finished, accepted, freed, ct).ConfigureAwait(false);
+            for (var i = 0; i < finished.Count; i++)
             {
                 var (lease, outcome) = (finished[i].Lease, finished[i]);
-                accepted[i] = await EndAttemptAsync(turn, lease.TaskId, lease.Attempt, lease.MaxAttempts, lease.SiloId,
-                    outcome.Succeeded, outcome.Result, outcome.Error, ct).ConfigureAwait(false);
+                if (!outcome.Succeeded)
+                {
+                    accepted[i] = await EndAttemptAsync(turn, lease.TaskId, lease.Attempt, lease.MaxAttempts, lease.SiloId,
+                        succeeded: false, result: null, outcome.Error, ct, freed).ConfigureAwait(false);
+                }
+            }
+
+            if (freed.Count > 0)
+            {
+                await ExecuteAsync(turn.Command(PostgresSql.FreeSlotsOfTasks).Bind("seqs", freed.ToArray()), ct).ConfigureAwait(false);
             }
 
             var leases = max > 0 ? await ClaimAsync(turn, siloId, max, ct).ConfigureAwait(false) : [];
             return new HandOver(accepted, leases);
         }, cancellationToken);
+    }
+
+    /// <summary>Records every successful outcome of <paramref name="finished"/> in one fenced UPDATE
+    /// and their events in one INSERT, releases the dependents of those that have any, and adds the
+    /// completed tasks to <paramref name="freed"/>, whose slots the caller frees.</summary>
+    private static async Task CompleteAllAsync(PostgresTurn turn, IReadOnlyList<AttemptOutcome> finished, bool[] accepted, List<long> freed,
+        CancellationToken cancellationToken)
+    {
+        var successes = Enumerable.Range(0, finished.Count).Where(i => finished[i].Succeeded).ToList();
+        if (successes.Count == 0)
+        {
+            return;
+        }
+
+        var index = successes.ToDictionary(i => finished[i].Lease.TaskId, StringComparer.Ordinal);
+        var released = new List<long>();
+        var (seqs, attempts, silos) = (new List<long>(successes.Count), new List<int>(successes.Count), new List<string>(successes.Count));
+        await using (var command = turn.Command(PostgresSql.CompleteAttempts)
+            .Bind("ids", successes.Select(i => finished[i].Lease.TaskId).ToArray())
+            .Bind("attempts", successes.Select(i => finished[i].Lease.Attempt).ToArray())
+            .Bind("silos", successes.Select(i => finished[i].Lease.SiloId).ToArray())
+            .Bind("results", successes.Select(i => finished[i].Result?.GetRawText()).ToArray())
+            .Bind("now", turn.Now))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var seq = reader.GetInt64(0);
+                var lease = finished[index[reader.GetString(1)]].Lease;
+                accepted[index[lease.TaskId]] = true;
+                seqs.Add(seq);
+                attempts.Add(lease.Attempt);
+                silos.Add(lease.SiloId);
+                if (reader.GetBoolean(2))
+                {
+                    released.Add(seq);
+                }
+            }
+        }
+
+        if (seqs.Count == 0)
+        {
+            return;
+        }
+
+        await ExecuteAsync(turn.Command(PostgresSql.CompletionEvents)
+            .Bind("seqs", seqs.ToArray()).Bind("attempts", attempts.ToArray()).Bind("silos", silos.ToArray()).Bind("now", turn.Now), cancellationToken).ConfigureAwait(false);
+        freed.AddRange(seqs);
+        turn.Count(TaskStatus.Running, -seqs.Count);
+        turn.Count(TaskStatus.Completed, seqs.Count);
+        turn.CountCompletions(seqs.Count);
+        turn.WorkAvailable = true;
+        foreach (var seq in released)
+        {
+            await ReleaseDependentsAsync(turn, seq, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     public Task<bool> HandBackAsync(AttemptLease lease, string reason, CancellationToken cancellationToken)
@@ -114,16 +183,23 @@ public sealed partial class PostgresTaskStore
 
         var expires = turn.Now + _scheduler.LeaseDuration;
         var leases = new List<AttemptLease>(ready.Count);
+        var (seqs, attempts, maxes, slotNos) = (new long[ready.Count], new int[ready.Count], new int[ready.Count], new int[ready.Count]);
         for (var i = 0; i < ready.Count; i++)
         {
             var task = ready[i];
-            var attempt = task.Attempts + 1;
-            await ExecuteAsync(turn.Command(PostgresSql.StartAttempt).Bind("seq", task.Seq).Bind("silo", siloId).Bind("now", turn.Now), cancellationToken).ConfigureAwait(false);
-            await ExecuteAsync(turn.Command(PostgresSql.HoldSlot).Bind("seq", task.Seq).Bind("attempt", attempt).Bind("silo", siloId)
-                .Bind("now", turn.Now).Bind("expires", expires).Bind("slot", slots[i]), cancellationToken).ConfigureAwait(false);
-            await AddEventAsync(turn, task.Seq, TaskStatus.Queued, TaskStatus.Running, siloId, attempt, $"attempt {attempt} of {task.Max} started", cancellationToken).ConfigureAwait(false);
-            leases.Add(new AttemptLease(task.Id, attempt, task.Max, siloId, slots[i], task.Type, task.Duration,
+            (seqs[i], attempts[i], maxes[i], slotNos[i]) = (task.Seq, task.Attempts + 1, task.Max, slots[i]);
+            leases.Add(new AttemptLease(task.Id, attempts[i], task.Max, siloId, slots[i], task.Type, task.Duration,
                 ParseJson(task.Payload), task.Timeout, turn.Now));
+        }
+
+        await using (var batch = new NpgsqlBatch(turn.Connection, turn.Transaction))
+        {
+            batch.BatchCommands.Add(PostgresCommandExtensions.Statement(PostgresSql.StartAttempts, ("seqs", seqs), ("silo", siloId), ("now", turn.Now)));
+            batch.BatchCommands.Add(PostgresCommandExtensions.Statement(PostgresSql.HoldSlots,
+                ("slots", slotNos), ("seqs", seqs), ("attempts", attempts), ("silo", siloId), ("now", turn.Now), ("expires", expires)));
+            batch.BatchCommands.Add(PostgresCommandExtensions.Statement(PostgresSql.ClaimEvents,
+                ("seqs", seqs), ("attempts", attempts), ("maxes", maxes), ("silo", siloId), ("now", turn.Now)));
+            await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
         turn.Count(TaskStatus.Queued, -leases.Count);
@@ -135,8 +211,10 @@ public sealed partial class PostgresTaskStore
     /// frees its slot, and moves it and its dependents on: a success releases dependents; a failure
     /// with attempts left waits out its backoff SCHEDULED (or goes straight back to QUEUED without
     /// one); the last failure ends FAILED and makes every unfinished descendant UPSTREAM_FAILED.</summary>
+    /// <param name="freed">When given, the task is added to it and its slot is left for the caller
+    /// to free together with others, in slot order.</param>
     private static async Task<bool> EndAttemptAsync(PostgresTurn turn, string taskId, int attempt, int maxAttempts, string siloId,
-        bool succeeded, JsonElement? result, string? error, CancellationToken cancellationToken)
+        bool succeeded, JsonElement? result, string? error, CancellationToken cancellationToken, List<long>? freed = null)
     {
         long seq, backoffMs, backoffMaxMs;
         await using (var command = turn.Command(PostgresSql.FenceAttempt).Bind("id", taskId).Bind("attempt", attempt).Bind("silo", siloId))
@@ -165,7 +243,15 @@ public sealed partial class PostgresTaskStore
             .Bind("result", succeeded ? result?.GetRawText() : null)
             .Bind("error", error)
             .Bind("seq", seq), cancellationToken).ConfigureAwait(false);
-        await ExecuteAsync(turn.Command(PostgresSql.FreeSlotsOfTask).Bind("seq", seq), cancellationToken).ConfigureAwait(false);
+        if (freed is null)
+        {
+            await ExecuteAsync(turn.Command(PostgresSql.FreeSlotsOfTask).Bind("seq", seq), cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            freed.Add(seq);
+        }
+
         var reason = next switch
         {
             TaskStatus.Completed => "completed",
