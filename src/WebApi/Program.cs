@@ -42,9 +42,10 @@ app.UseSwaggerUI(options =>
 app.MapTaskEndpoints();
 app.MapStatsEndpoints();
 app.MapSeedCompatibilityEndpoints();
+app.MapDashboardEndpoints();
 app.MapHealthChecks("/health/live", new() { Predicate = _ => false });
 app.MapHealthChecks("/health/ready", new() { Predicate = check => check.Tags.Contains("ready") });
-app.MapGet("/", () => Results.Redirect("/docs")).ExcludeFromDescription();
+app.MapGet("/", () => Results.Redirect(DashboardEndpoints.Path)).ExcludeFromDescription();
 
 app.Run();
 
