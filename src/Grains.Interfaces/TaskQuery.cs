@@ -9,6 +9,10 @@ public sealed record TaskQuery(TaskStatus? Status, string? Type, int Limit, long
     /// <see cref="Status"/>.</summary>
     public IReadOnlyList<TaskStatus>? AnyStatus { get; init; }
 
+    /// <summary>Newest submissions first; <see cref="After"/> is then the cursor to continue
+    /// below (older than), not above.</summary>
+    public bool NewestFirst { get; init; }
+
     public const int DefaultLimit = 100;
     public const int MaxLimit = 1000;
 }

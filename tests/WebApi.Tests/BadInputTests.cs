@@ -225,6 +225,7 @@ public sealed class BadInputTests(SchedulerApp app) : IClassFixture<SchedulerApp
     [InlineData("/api/tasks?cursor=0", "cursor")]
     [InlineData("/api/tasks?cursor=-5", "cursor")]
     [InlineData("/api/tasks?offset=-1", "offset")]
+    [InlineData("/api/tasks?order=desc", "order")]
     public async Task A_bad_listing_parameter_is_400_naming_it(string url, string field)
     {
         using var api = app.Api();

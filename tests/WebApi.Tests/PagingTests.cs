@@ -45,6 +45,24 @@ public sealed class PagingTests(PagingTests.App app) : IClassFixture<PagingTests
         Assert.Equal((TaskCount + limit - 1) / limit, pages);
     }
 
+    [Theory]
+    [InlineData("/api/tasks?order=newest&limit=5")]
+    [InlineData("/api/tasks?order=NEWEST&limit=23")]
+    [InlineData("/api/tasks?order=newest&type=odd&limit=4")]
+    public async Task Newest_first_pages_cover_the_same_tasks_in_reverse_and_keep_the_order_in_the_next_link(string first)
+    {
+        using var api = app.Api();
+        var ids = await app.SeedAsync(api);
+        var expected = first.Contains("type=odd", StringComparison.Ordinal) ? ids.Where((_, i) => i % 2 == 1).ToList() : ids;
+
+        var (firstPage, next) = await api.GetPageAsync(first);
+        Assert.True(next is null || next.Contains("order=newest", StringComparison.Ordinal), $"the next link lost the order: {next}");
+        var newest = await api.ListAllAsync(first);
+
+        Assert.Equal(expected.AsEnumerable().Reverse(), newest.Select(t => (string)t["id"]!));
+        Assert.Equal(expected[^1], (string)firstPage[0]!["id"]!);
+    }
+
     [Fact]
     public async Task The_type_filter_is_kept_in_the_next_link()
     {

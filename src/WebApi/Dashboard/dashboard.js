@@ -119,8 +119,7 @@
     if (state.status) query.set('status', state.status);
     if (state.type) query.set('type', state.type);
     if (state.newest) {
-      const count = filteredCount();
-      if (count !== null && count > PAGE_SIZE) query.set('offset', String(Math.min(count - PAGE_SIZE, 1000000)));
+      query.set('order', 'newest'); // the newest page, read backwards from the end of the index
     } else if (state.cursor) {
       query.set('cursor', state.cursor);
     }
@@ -250,8 +249,11 @@
       $('tasks-empty').hidden = true;
       return;
     }
-    state.nextCursor = nextCursorOf(list.headers);
-    body.replaceChildren(...list.body.map((t) => {
+    // Following the newest, the page comes newest first and its Link leads to older tasks: show
+    // it in submission order like every other page, with nothing newer after it.
+    state.nextCursor = state.newest ? null : nextCursorOf(list.headers);
+    const tasks = state.newest ? [...list.body].reverse() : list.body;
+    body.replaceChildren(...tasks.map((t) => {
       const took = t.started_at && t.completed_at ? Date.parse(t.completed_at) - Date.parse(t.started_at)
         : t.started_at && t.status === 'RUNNING' ? since(t.started_at) : null;
       return el('tr', {

@@ -156,9 +156,23 @@ public static class TaskEndpoints
         string? limit,
         string? cursor,
         string? offset,
+        string? order,
         CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
+        var newestFirst = false;
+        if (order is not null)
+        {
+            if (string.Equals(order, "newest", StringComparison.OrdinalIgnoreCase))
+            {
+                newestFirst = true;
+            }
+            else if (!string.Equals(order, "oldest", StringComparison.OrdinalIgnoreCase))
+            {
+                errors["order"] = ["must be 'oldest' (submission order, the default) or 'newest'"];
+            }
+        }
+
         var statusFilter = status is null ? [] : ParseStatuses(status, errors);
 
         var pageSize = ParseInt(limit, "limit", 1, TaskQuery.MaxLimit, TaskQuery.DefaultLimit, errors);
@@ -186,7 +200,7 @@ public static class TaskEndpoints
             return ApiProblems.Validation(errors);
         }
 
-        var query = new TaskQuery(null, type, pageSize, after, skip) { AnyStatus = statusFilter.Count > 0 ? statusFilter : null };
+        var query = new TaskQuery(null, type, pageSize, after, skip) { AnyStatus = statusFilter.Count > 0 ? statusFilter : null, NewestFirst = newestFirst };
         var page = await grains.GetCatalogGrain().ListAsync(query, cancellationToken);
         if (page.NextCursor is { } next)
         {
@@ -199,6 +213,11 @@ public static class TaskEndpoints
             if (type is not null)
             {
                 link.Add("type=" + Uri.EscapeDataString(type));
+            }
+
+            if (newestFirst)
+            {
+                link.Add("order=newest");
             }
 
             link.Add($"limit={pageSize}");

@@ -563,6 +563,20 @@ public abstract partial class TaskStoreContract : IAsyncLifetime
 
         var offset = await store.ListAsync(new TaskQuery(null, null, 4, null, 10), None);
         Assert.Equal(ids.Skip(10).Take(4), offset.Items.Select(i => i.Id));
+
+        // Newest first: the cursor continues with older tasks, and the filters still apply.
+        var newest = new List<string>();
+        after = null;
+        do
+        {
+            var page = await store.ListAsync(new TaskQuery(null, "even", 5, after, 0) { NewestFirst = true }, None);
+            newest.AddRange(page.Items.Select(i => i.Id));
+            after = page.NextCursor;
+            Assert.True(newest.Count <= ids.Count, $"newest-first paging does not end; seen {string.Join(",", newest)}");
+        }
+        while (after is not null);
+
+        Assert.Equal(ids.Where((_, i) => i % 2 == 0).Reverse(), newest);
     }
 
     [SkippableFact]

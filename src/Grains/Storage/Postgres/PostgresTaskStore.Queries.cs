@@ -101,8 +101,8 @@ public sealed partial class PostgresTaskStore
         await using var command = new NpgsqlCommand { Connection = connection };
         // Only the filters given go into the SQL, so each shape can use its index
         // (status, seq) or (type, seq) and stop after limit + 1 rows.
-        var sql = new StringBuilder(PostgresSql.SummaryColumns).Append(" WHERE seq > @after");
-        command.Bind("after", query.After ?? 0L);
+        var sql = new StringBuilder(PostgresSql.SummaryColumns).Append(query.NewestFirst ? " WHERE seq < @after" : " WHERE seq > @after");
+        command.Bind("after", query.After ?? (query.NewestFirst ? long.MaxValue : 0L));
         var statuses = query.AnyStatus ?? (query.Status is { } one ? [one] : []);
         if (statuses.Count == 1)
         {
@@ -121,7 +121,7 @@ public sealed partial class PostgresTaskStore
             command.Bind("type", type);
         }
 
-        sql.Append(" ORDER BY seq LIMIT @limit OFFSET @offset");
+        sql.Append(query.NewestFirst ? " ORDER BY seq DESC" : " ORDER BY seq").Append(" LIMIT @limit OFFSET @offset");
         command.Bind("limit", query.Limit + 1);
         command.Bind("offset", query.Offset);
         command.CommandText = sql.ToString();

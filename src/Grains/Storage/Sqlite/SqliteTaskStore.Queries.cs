@@ -92,8 +92,8 @@ public sealed partial class SqliteTaskStore
         await using var command = connection.CreateCommand();
         // Only the filters given go into the SQL, so each shape can use its index
         // (status, seq) or (type, seq) and stop after limit + 1 rows.
-        var sql = new StringBuilder(SqliteSql.SummaryColumns).Append(" WHERE seq > $after");
-        command.Parameters.AddWithValue("$after", query.After ?? 0);
+        var sql = new StringBuilder(SqliteSql.SummaryColumns).Append(query.NewestFirst ? " WHERE seq < $after" : " WHERE seq > $after");
+        command.Parameters.AddWithValue("$after", query.After ?? (query.NewestFirst ? long.MaxValue : 0));
         var statuses = query.AnyStatus ?? (query.Status is { } one ? [one] : []);
         if (statuses.Count > 0)
         {
@@ -110,7 +110,7 @@ public sealed partial class SqliteTaskStore
             command.Parameters.AddWithValue("$type", type);
         }
 
-        sql.Append(" ORDER BY seq LIMIT $limit OFFSET $offset");
+        sql.Append(query.NewestFirst ? " ORDER BY seq DESC" : " ORDER BY seq").Append(" LIMIT $limit OFFSET $offset");
         command.Parameters.AddWithValue("$limit", query.Limit + 1);
         command.Parameters.AddWithValue("$offset", query.Offset);
         command.CommandText = sql.ToString();
