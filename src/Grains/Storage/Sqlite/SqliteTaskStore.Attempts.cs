@@ -35,6 +35,7 @@ public sealed partial class SqliteTaskStore
         ArgumentException.ThrowIfNullOrEmpty(siloId);
         return Writer.RunAsync(turn =>
         {
+            var workBefore = turn.WorkAvailable;
             var accepted = new bool[finished.Count];
             CompleteAll(turn, finished, accepted);
             for (var i = 0; i < finished.Count; i++)
@@ -47,6 +48,11 @@ public sealed partial class SqliteTaskStore
             }
 
             var leases = max > 0 ? Claim(turn, siloId, max, _scheduler.LeaseDuration) : [];
+
+            // The turn's own claim took what it freed and released. Only if it took all it could is
+            // there perhaps more for the dispatcher; otherwise waking it would cost a claim turn
+            // that finds nothing (one per report under a steady flow of completions).
+            turn.WorkAvailable = workBefore || max == 0 || leases.Count == max;
             return new HandOver(accepted, leases);
         });
     }
