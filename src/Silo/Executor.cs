@@ -15,6 +15,7 @@ namespace OrleansScheduler.Silo;
 public sealed partial class Executor
 {
     private const int MaxReportBatch = 512;
+    private const int ReportsInFlight = 2;
 
     private readonly ConcurrentDictionary<string, Running> _running = new(StringComparer.Ordinal);
     private readonly Channel<Running> _finished = Channel.CreateUnbounded<Running>(new UnboundedChannelOptions { SingleReader = true });
@@ -218,18 +219,35 @@ public sealed partial class Executor
     }
 
     /// <summary>Reports what finished in groups, reusing the freed capacity for the claims made in
-    /// the same turn.</summary>
+    /// the same turn. Two reports may be under way at once: an attempt that finishes while one
+    /// report is being committed goes out at once and joins the store's next group commit, instead
+    /// of waiting for the report before it to come back.</summary>
     private async Task ReportLoopAsync()
     {
         var reader = _finished.Reader;
-        var batch = new List<Running>(MaxReportBatch);
+        using var inFlight = new SemaphoreSlim(ReportsInFlight);
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
+            await inFlight.WaitAsync().ConfigureAwait(false);
+            var batch = new List<Running>(MaxReportBatch);
             while (batch.Count < MaxReportBatch && reader.TryRead(out var running))
             {
                 batch.Add(running);
             }
 
+            _ = ReportAsync(batch, inFlight);
+        }
+
+        for (var i = 0; i < ReportsInFlight; i++)
+        {
+            await inFlight.WaitAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task ReportAsync(List<Running> batch, SemaphoreSlim inFlight)
+    {
+        try
+        {
             // The finished attempts' capacity is reused for the claim, topped up from what is free:
             // a completion that releases many dependents (a fan-out) starts them all at once.
             var extra = TryReserve(Math.Max(0, _options.ClaimBatchSize - batch.Count));
@@ -272,7 +290,10 @@ public sealed partial class Executor
             }
 
             Release(batch.Count + extra - leases.Count);
-            batch.Clear();
+        }
+        finally
+        {
+            inFlight.Release();
         }
     }
 
