@@ -116,9 +116,15 @@ internal static class SqliteSql
         RETURNING seq
         """;
 
+    // The dependents of every task a turn completed, in one statement: each WAITING dependent
+    // loses one pending dependency per completed upstream (a fan-in's join may lose several). The
+    // grouping sorts only this batch's edges; the unary + keeps the planner from walking every
+    // WAITING task: each dependent is found by seq.
     public const string ReleaseDependents = """
-        UPDATE tasks SET pending_deps = pending_deps - 1, version = version + 1
-        WHERE status = 'WAITING' AND seq IN (SELECT downstream FROM task_edges WHERE upstream = $seq)
+        UPDATE tasks SET pending_deps = pending_deps - d.n, version = version + 1
+        FROM (SELECT e.downstream, count(*) AS n FROM jsonb_each($completed) AS j
+              JOIN task_edges AS e ON e.upstream = j.value GROUP BY e.downstream) AS d
+        WHERE tasks.seq = d.downstream AND +tasks.status = 'WAITING'
         RETURNING seq, pending_deps, run_at
         """;
 

@@ -217,9 +217,9 @@ public sealed partial class SqliteTaskStore
         turn.Count(TaskStatus.Completed, count);
         turn.CountCompletions(count);
         turn.WorkAvailable = true;
-        foreach (var seq in released)
+        if (released.Count > 0)
         {
-            ReleaseDependents(turn, seq);
+            ReleaseDependents(turn, released);
         }
     }
 
@@ -279,10 +279,20 @@ public sealed partial class SqliteTaskStore
         return true;
     }
 
-    private static void ReleaseDependents(SqliteTurn turn, long seq)
+    /// <summary>Counts the completion of <paramref name="completed"/> against their dependents and
+    /// moves on those left with no pending dependency: QUEUED, or SCHEDULED until their run_at.</summary>
+    private static void ReleaseDependents(SqliteTurn turn, List<long> completed)
     {
+        var json = turn.Json;
+        json.WriteStartArray();
+        foreach (var seq in completed)
+        {
+            json.WriteNumberValue(seq);
+        }
+
+        json.WriteEndArray();
         var released = new List<(long Seq, long? RunAt)>();
-        using (var reader = turn.Command(SqliteSql.ReleaseDependents).Bind("$seq", seq).ExecuteReader())
+        using (var reader = turn.Command(SqliteSql.ReleaseDependents).Bind("$completed", turn.TakeJson()).ExecuteReader())
         {
             while (reader.Read())
             {
