@@ -140,10 +140,16 @@ internal static class PostgresSql
         RETURNING seq
         """;
 
+    // The dependents of every task a turn completed, in one statement: each WAITING dependent
+    // loses one pending dependency per completed upstream (a fan-in's join may lose several). The
+    // dependents are locked in seq order, so two silos releasing the same joins never deadlock.
     public const string ReleaseDependents = """
-        UPDATE tasks SET pending_deps = pending_deps - 1, version = version + 1
-        WHERE status = 'WAITING' AND seq IN (SELECT downstream FROM task_edges WHERE upstream = @seq)
-        RETURNING seq, pending_deps, run_at
+        WITH d AS (SELECT downstream, count(*)::integer AS n FROM task_edges WHERE upstream = ANY(@seqs) GROUP BY downstream),
+             locked AS (SELECT t.seq, d.n FROM tasks t JOIN d ON t.seq = d.downstream
+                        WHERE t.status = 'WAITING' ORDER BY t.seq FOR UPDATE OF t)
+        UPDATE tasks t SET pending_deps = t.pending_deps - locked.n, version = t.version + 1
+        FROM locked WHERE t.seq = locked.seq
+        RETURNING t.seq, t.pending_deps, t.run_at
         """;
 
     public const string MarkReleased = """

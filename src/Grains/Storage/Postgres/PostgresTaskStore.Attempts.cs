@@ -103,9 +103,9 @@ public sealed partial class PostgresTaskStore
         turn.Count(TaskStatus.Completed, seqs.Count);
         turn.CountCompletions(seqs.Count);
         turn.WorkAvailable = true;
-        foreach (var seq in released)
+        if (released.Count > 0)
         {
-            await ReleaseDependentsAsync(turn, seq, cancellationToken).ConfigureAwait(false);
+            await ReleaseDependentsAsync(turn, [.. released], cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -270,7 +270,7 @@ public sealed partial class PostgresTaskStore
         else if (next == TaskStatus.Completed)
         {
             turn.CountCompletions(1);
-            await ReleaseDependentsAsync(turn, seq, cancellationToken).ConfigureAwait(false);
+            await ReleaseDependentsAsync(turn, [seq], cancellationToken).ConfigureAwait(false);
         }
         else if (TaskStateMachine.FailsDependents(next))
         {
@@ -280,10 +280,12 @@ public sealed partial class PostgresTaskStore
         return true;
     }
 
-    private static async Task ReleaseDependentsAsync(PostgresTurn turn, long seq, CancellationToken cancellationToken)
+    /// <summary>Counts the completion of <paramref name="completed"/> against their dependents and
+    /// moves on those left with no pending dependency: QUEUED, or SCHEDULED until their run_at.</summary>
+    private static async Task ReleaseDependentsAsync(PostgresTurn turn, long[] completed, CancellationToken cancellationToken)
     {
         var released = new List<(long Seq, DateTimeOffset? RunAt)>();
-        await using (var command = turn.Command(PostgresSql.ReleaseDependents).Bind("seq", seq))
+        await using (var command = turn.Command(PostgresSql.ReleaseDependents).Bind("seqs", completed))
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
         {
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
