@@ -95,6 +95,8 @@ public static class HandoffScenario
             var silo = Rig.BuildSilo(database, slots, slots, Math.Min(slots, 10_000), recorder);
             using var watcher = new DbWatcher(database);
             var cpu = new ThreadCpu();
+            var pauseBefore = GC.GetTotalPauseDuration();
+            int[] gcBefore = [GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2)];
             await silo.StartAsync();
             long done;
             try
@@ -107,6 +109,8 @@ public static class HandoffScenario
             }
 
             var (cores, top) = cpu.Finish();
+            var pauseMs = (GC.GetTotalPauseDuration() - pauseBefore).TotalMilliseconds;
+            var gcs = $"gen0 {GC.CollectionCount(0) - gcBefore[0]}, gen1 {GC.CollectionCount(1) - gcBefore[1]}, gen2 {GC.CollectionCount(2) - gcBefore[2]}";
             var (all, byKind) = dag.Analyse(recorder);
             if (report is null)
             {
@@ -125,6 +129,7 @@ public static class HandoffScenario
 
             report.Add("handoff", "makespan (chain of " + length + ")", longestChain, "ms", note: $"{longestChain / length:F2} ms per link incl. run");
             report.Add("handoff", "CPU busy", cores, "cores", note: top);
+            report.Add("handoff", "GC pauses during the run", pauseMs, "ms", note: gcs);
         }
         finally
         {
