@@ -12,6 +12,7 @@ public sealed class SqliteQueryPlanTests(TempFolder folder) : IClassFixture<Temp
 {
     [Theory]
     [InlineData(nameof(SqliteSql.ClaimReady), "tasks_ready")]
+    [InlineData(nameof(SqliteSql.ReadyCount), "tasks_ready")]
     [InlineData(nameof(SqliteSql.CompleteAttempts), "sqlite_autoindex_tasks_1")]
     [InlineData(nameof(SqliteSql.HoldSlots), "INTEGER PRIMARY KEY")]
     [InlineData(nameof(SqliteSql.FreeSlotsOfTasks), "slots_task")]

@@ -55,9 +55,12 @@ internal static class PostgresSql
 
     // -- claims (the ConcurrencyGrain): free slots and ready tasks in one transaction, each
     // skipping what another silo's claim holds right now.
+    // Only as many free slots as there are ready tasks (counted up to the batch, without locks) are
+    // locked, not every free slot of a wide limit: a small claim stays small.
     public const string FreeSlots = """
         SELECT slot_no FROM slots WHERE task IS NULL AND slot_no <= @limit
-        ORDER BY slot_no LIMIT @max
+        ORDER BY slot_no
+        LIMIT (SELECT count(*) FROM (SELECT 1 FROM tasks WHERE status = 'QUEUED' LIMIT @max) AS ready)
         FOR UPDATE SKIP LOCKED
         """;
 

@@ -29,6 +29,12 @@ internal static class SqliteSql
         """;
 
     // -- claims (the ConcurrencyGrain)
+    // How many tasks a claim can take, counted first (in the ready index, up to the batch) so the
+    // claim reads only as many free slots as it will fill, not every free slot of a wide limit.
+    public const string ReadyCount = """
+        SELECT count(*) FROM (SELECT 1 FROM tasks INDEXED BY tasks_ready WHERE status = 'QUEUED' LIMIT $max)
+        """;
+
     public const string FreeSlots = "SELECT slot_no FROM slots WHERE task IS NULL ORDER BY slot_no LIMIT $max";
 
     // A claim is three statements however many tasks it takes: the ready tasks are flipped to

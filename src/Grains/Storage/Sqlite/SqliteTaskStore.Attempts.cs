@@ -85,8 +85,14 @@ public sealed partial class SqliteTaskStore
 
     private static IReadOnlyList<AttemptLease> Claim(SqliteTurn turn, string siloId, int max, TimeSpan leaseDuration)
     {
-        var slots = new List<int>(Math.Min(max, 256));
-        using (var reader = turn.Command(SqliteSql.FreeSlots).Bind("$max", max).ExecuteReader())
+        var ready = (int)(long)turn.Command(SqliteSql.ReadyCount).Bind("$max", max).ExecuteScalar()!;
+        if (ready == 0)
+        {
+            return [];
+        }
+
+        var slots = new List<int>(Math.Min(ready, 256));
+        using (var reader = turn.Command(SqliteSql.FreeSlots).Bind("$max", ready).ExecuteReader())
         {
             while (reader.Read())
             {
