@@ -7,16 +7,8 @@
 orleans_chromium_main() {
   local browser=/usr/bin/chromium
   if [ ! -x "$browser" ]; then
-    if [ "$(id -u)" -ne 0 ]; then
-      echo "chromium.sh: $browser is missing and installing it needs root (apt-get install -y chromium)" >&2
-      return 1
-    fi
-    echo "chromium.sh: installing chromium from Debian's packages"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null || {
-        echo "chromium.sh: apt-get install chromium failed" >&2
-        return 1
-      }
+    . "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
+    orleans_apt_install chromium.sh chromium || return 1
   fi
 
   # The Debian wrapper script prints noise on some machines; the version line is what matters.

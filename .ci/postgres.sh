@@ -25,16 +25,8 @@ orleans_pg_main() {
   }
   orleans_pg_find_bin
   if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
-    if [ "$(id -u)" -ne 0 ]; then
-      echo "postgres.sh: PostgreSQL is not installed and installing it needs root" >&2
-      return 1
-    fi
-    echo "postgres.sh: installing PostgreSQL from Debian's packages"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null || {
-        echo "postgres.sh: apt-get install postgresql failed" >&2
-        return 1
-      }
+    . "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
+    orleans_apt_install postgres.sh postgresql || return 1
     orleans_pg_find_bin
   fi
 
