@@ -19,6 +19,11 @@ public sealed class SchedulerOptions
     /// <summary>A silo silent for longer than this is marked DEAD in the membership table.</summary>
     public TimeSpan SiloDeadAfter { get; set; } = TimeSpan.FromSeconds(6);
 
+    /// <summary>How long a silo's membership row outlives its last heartbeat. Older rows (silos
+    /// stopped or dead that long) are deleted when a silo registers, so restarts do not pile up in
+    /// /api/workers.</summary>
+    public TimeSpan SiloRetention { get; set; } = TimeSpan.FromDays(1);
+
     /// <summary>Delay before a failed task's first retry, for tasks that do not set retry_backoff_ms.</summary>
     public TimeSpan RetryBackoff { get; set; } = TimeSpan.FromSeconds(1);
 
@@ -36,6 +41,11 @@ public sealed class SchedulerOptions
         if (LeaseDuration < TimeSpan.FromMilliseconds(100) || SiloDeadAfter < TimeSpan.FromMilliseconds(100))
         {
             throw new InvalidOperationException($"{SectionName}: {nameof(LeaseDuration)} and {nameof(SiloDeadAfter)} must be at least 100 ms.");
+        }
+
+        if (SiloRetention < SiloDeadAfter)
+        {
+            throw new InvalidOperationException($"{SectionName}:{nameof(SiloRetention)} must be at least {nameof(SiloDeadAfter)}.");
         }
 
         if (RetryBackoff < TimeSpan.Zero || RetryBackoffMax < RetryBackoff || RetryBackoffMax > TimeSpan.FromMilliseconds(TaskSpec.MaxBackoffMs))

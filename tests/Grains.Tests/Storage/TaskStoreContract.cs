@@ -359,6 +359,28 @@ public abstract partial class TaskStoreContract : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task A_silo_not_heard_from_for_a_day_is_forgotten_when_another_registers()
+    {
+        var clock = new ManualClock(new DateTimeOffset(2026, 11, 22, 12, 0, 0, TimeSpan.Zero));
+        var store = await NewStoreAsync(clock: clock);
+        SiloView Silo(string id) => new(id, "host", clock.GetUtcNow(), clock.GetUtcNow(), "ACTIVE", 4, 0);
+        await store.RegisterSiloAsync(Silo("old"), None);
+        await store.MarkSiloStoppedAsync("old", None);
+        await store.RegisterSiloAsync(Silo("crashed"), None);
+        clock.Advance(TimeSpan.FromHours(23));
+        await store.RegisterSiloAsync(Silo("recent"), None);
+        Assert.Equal(["crashed", "old", "recent"], (await store.GetSilosAsync(None)).Select(s => s.Id).Order(StringComparer.Ordinal));
+
+        // A day after their last heartbeat, stopped or silent, they go; the one heard from 2 h ago stays.
+        clock.Advance(TimeSpan.FromHours(2));
+        await store.RegisterSiloAsync(Silo("new"), None);
+
+        var silos = await store.GetSilosAsync(None);
+        Assert.Equal(["new", "recent"], silos.Select(s => s.Id).Order(StringComparer.Ordinal));
+        Assert.Equal("DEAD", silos.Single(s => s.Id == "recent").Status);
+    }
+
+    [SkippableFact]
     public async Task A_failure_with_attempts_left_requeues_and_the_next_claim_is_the_next_attempt()
     {
         var store = await NewStoreAsync();

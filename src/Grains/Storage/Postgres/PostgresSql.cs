@@ -292,6 +292,10 @@ internal static class PostgresSql
         ON CONFLICT (id) DO UPDATE SET heartbeat_at = @now, status = 'ACTIVE', capacity = @capacity
         """;
 
+    // A silo that has not been heard from for SiloRetention (a day) is history, not a worker: its row goes when
+    // another silo registers, so restarts do not pile up in /api/workers and the dashboard.
+    public const string ForgetSilos = "DELETE FROM silos WHERE heartbeat_at < @before AND id <> @id";
+
     public const string Heartbeat = "UPDATE silos SET heartbeat_at = @now, status = 'ACTIVE' WHERE id = @id";
 
     /// <summary>Slot rows are locked in slot order, as the report turn frees them: two orders

@@ -5,12 +5,16 @@ public sealed partial class PostgresTaskStore
     public Task RegisterSiloAsync(SiloView silo, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(silo);
-        return RunAsync((turn, ct) => ExecuteAsync(turn.Command(PostgresSql.UpsertSilo)
-            .Bind("id", silo.Id)
-            .Bind("host", silo.Host)
-            .Bind("started_at", silo.StartedAt.ToUniversalTime())
-            .Bind("now", turn.Now)
-            .Bind("capacity", silo.Capacity), ct), cancellationToken);
+        return RunAsync(async (turn, ct) =>
+        {
+            await ExecuteAsync(turn.Command(PostgresSql.ForgetSilos).Bind("before", turn.Now - _scheduler.SiloRetention).Bind("id", silo.Id), ct).ConfigureAwait(false);
+            return await ExecuteAsync(turn.Command(PostgresSql.UpsertSilo)
+                .Bind("id", silo.Id)
+                .Bind("host", silo.Host)
+                .Bind("started_at", silo.StartedAt.ToUniversalTime())
+                .Bind("now", turn.Now)
+                .Bind("capacity", silo.Capacity), ct).ConfigureAwait(false);
+        }, cancellationToken);
     }
 
     public Task<IReadOnlyList<HeldAttempt>> HeartbeatAsync(string siloId, IReadOnlyList<HeldAttempt> running, CancellationToken cancellationToken)

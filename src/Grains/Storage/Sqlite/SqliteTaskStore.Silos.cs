@@ -5,13 +5,17 @@ public sealed partial class SqliteTaskStore
     public Task RegisterSiloAsync(SiloView silo, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(silo);
-        return Writer.RunAsync(turn => turn.Command(SqliteSql.UpsertSilo)
-            .Bind("$id", silo.Id)
-            .Bind("$host", silo.Host)
-            .Bind("$started_at", silo.StartedAt.ToUnixTimeMilliseconds())
-            .Bind("$now", turn.NowMs)
-            .Bind("$capacity", silo.Capacity)
-            .ExecuteNonQuery());
+        return Writer.RunAsync(turn =>
+        {
+            turn.Command(SqliteSql.ForgetSilos).Bind("$before", (turn.Now - _scheduler.SiloRetention).ToUnixTimeMilliseconds()).Bind("$id", silo.Id).ExecuteNonQuery();
+            return turn.Command(SqliteSql.UpsertSilo)
+                .Bind("$id", silo.Id)
+                .Bind("$host", silo.Host)
+                .Bind("$started_at", silo.StartedAt.ToUnixTimeMilliseconds())
+                .Bind("$now", turn.NowMs)
+                .Bind("$capacity", silo.Capacity)
+                .ExecuteNonQuery();
+        });
     }
 
     public Task<IReadOnlyList<HeldAttempt>> HeartbeatAsync(string siloId, IReadOnlyList<HeldAttempt> running, CancellationToken cancellationToken)
