@@ -13,25 +13,13 @@ namespace OrleansScheduler.EndToEnd.Tests.Cluster;
 /// the silo holding tasks is frozen inside its heartbeat transaction on purpose (see the test),
 /// and its tasks must be re-run by the others, as they are when it is stopped between turns.</summary>
 [Collection(ClusterCollection.Name)]
-public sealed class FrozenHeartbeatReproTests(ITestOutputHelper log) : IAsyncLifetime
+public sealed class FrozenHeartbeatReproTests(ITestOutputHelper log) : ProcessClusterTest(log)
 {
-    private ProcessCluster? _cluster;
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        if (_cluster is not null)
-        {
-            await _cluster.DisposeAsync();
-        }
-    }
-
     [SkippableFact]
     public async Task A_silo_frozen_inside_its_heartbeat_transaction_still_has_its_tasks_re_run()
     {
         var server = TestPostgres.RequireServer();
-        var cluster = _cluster = await ProcessCluster.StartAsync(server, log);
+        var cluster = await StartClusterAsync(server);
         var dag = Enumerable.Range(0, ProcessCluster.MaxConcurrentTasks).Select(i => (object)new { id = $"long-{i}", type = "e2e", duration_ms = 60_000 }).ToList();
         await cluster.Api.SubmitBatchAsync(dag);
         var holders = await cluster.WaitAsync(

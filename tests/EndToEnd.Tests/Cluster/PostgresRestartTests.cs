@@ -13,24 +13,18 @@ namespace OrleansScheduler.EndToEnd.Tests.Cluster;
 /// (<see cref="PrivatePostgres"/>): stopping the shared one would cut off every other PostgreSQL
 /// test running meanwhile, here and in the other test projects.</summary>
 [Collection(ClusterCollection.Name)]
-public sealed class PostgresRestartTests(ITestOutputHelper log) : IAsyncLifetime
+public sealed class PostgresRestartTests(ITestOutputHelper log) : ProcessClusterTest(log)
 {
     private readonly string _folder = Path.Combine(Path.GetTempPath(), "orleans-scheduler-e2e", "pg-restart-" + Guid.NewGuid().ToString("N"));
     private PrivatePostgres? _postgres;
-    private ProcessCluster? _cluster;
 
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
+    public override async Task DisposeAsync()
     {
-        if (_cluster is not null)
-        {
-            await _cluster.DisposeAsync();
-        }
+        await base.DisposeAsync();
 
         if (_postgres is not null)
         {
-            log.WriteLine(_postgres.Log());
+            Log.WriteLine(_postgres.Log());
             _postgres.Dispose();
         }
 
@@ -56,7 +50,7 @@ public sealed class PostgresRestartTests(ITestOutputHelper log) : IAsyncLifetime
 
         Directory.CreateDirectory(_folder);
         var postgres = _postgres = PrivatePostgres.Start(bin, _folder, ServerProcess.FreePort());
-        var cluster = _cluster = await ProcessCluster.StartAsync(postgres.ConnectionString, log);
+        var cluster = await StartClusterAsync(postgres.ConnectionString);
 
         using var load = new Load(new ApiClient(cluster.FrontEnd.BaseAddress, () => "", TimeSpan.FromSeconds(15)));
         var submitting = load.RunAsync();
@@ -75,7 +69,7 @@ public sealed class PostgresRestartTests(ITestOutputHelper log) : IAsyncLifetime
             postgres.RestartServer();
             var restartedAt = DateTimeOffset.UtcNow;
             Assert.NotEqual(pidBefore, postgres.PostmasterPid());
-            log.WriteLine($"{restartStarted:HH:mm:ss.fff} pg_ctl restart -m fast took {(restartedAt - restartStarted).TotalSeconds:0.0} s; {load.Describe()}");
+            Log.WriteLine($"{restartStarted:HH:mm:ss.fff} pg_ctl restart -m fast took {(restartedAt - restartStarted).TotalSeconds:0.0} s; {load.Describe()}");
             await RecoveredAsync(cluster, load, restartedAt);
 
             // 2. A long outage (pg_ctl stop -m fast ... start): down until the front end has refused
@@ -83,7 +77,7 @@ public sealed class PostgresRestartTests(ITestOutputHelper log) : IAsyncLifetime
             var linesBefore = cluster.Silos.Select(s => s.Lines.Count).ToList();
             var stoppedAt = DateTimeOffset.UtcNow;
             postgres.StopServer();
-            log.WriteLine($"{stoppedAt:HH:mm:ss.fff} PostgreSQL stopped (pg_ctl stop -m fast); {load.Describe()}");
+            Log.WriteLine($"{stoppedAt:HH:mm:ss.fff} PostgreSQL stopped (pg_ctl stop -m fast); {load.Describe()}");
             await cluster.WaitAsync(
                 "the front end refuses a submission and every silo fails a heartbeat while PostgreSQL is down",
                 () => Task.FromResult((
@@ -95,7 +89,7 @@ public sealed class PostgresRestartTests(ITestOutputHelper log) : IAsyncLifetime
 
             postgres.StartServer();
             restartedAt = DateTimeOffset.UtcNow;
-            log.WriteLine($"{restartedAt:HH:mm:ss.fff} PostgreSQL started again after {(restartedAt - stoppedAt).TotalSeconds:0.0} s down; {load.Describe()}");
+            Log.WriteLine($"{restartedAt:HH:mm:ss.fff} PostgreSQL started again after {(restartedAt - stoppedAt).TotalSeconds:0.0} s down; {load.Describe()}");
             await RecoveredAsync(cluster, load, restartedAt);
         }
         finally
@@ -103,7 +97,7 @@ public sealed class PostgresRestartTests(ITestOutputHelper log) : IAsyncLifetime
             await load.StopAsync(submitting);
         }
 
-        log.WriteLine($"load: {load.Describe()}");
+        Log.WriteLine($"load: {load.Describe()}");
         var answers = load.Snapshot();
         var acknowledged = answers.Where(a => a.Status == 201).SelectMany(a => a.Ids).ToList();
         var unanswered = answers.Where(a => a.Status != 201).SelectMany(a => a.Ids).ToHashSet(StringComparer.Ordinal);
@@ -130,7 +124,7 @@ public sealed class PostgresRestartTests(ITestOutputHelper log) : IAsyncLifetime
 
         var events = await cluster.AssertCompletedExactlyOnceAsync(ids);
         var lost = events.Where(e => e.Value.Any(v => v.IsLeaseLost)).Select(e => e.Key).ToList();
-        log.WriteLine($"{ids.Count} tasks COMPLETED once each ({acknowledged.Count} acknowledged, {ids.Count - acknowledged.Count} refused but committed); " +
+        Log.WriteLine($"{ids.Count} tasks COMPLETED once each ({acknowledged.Count} acknowledged, {ids.Count - acknowledged.Count} refused but committed); " +
             $"{lost.Count} re-run after a lease lost in the outage: {string.Join(", ", lost)}");
 
         // Nobody was restarted.

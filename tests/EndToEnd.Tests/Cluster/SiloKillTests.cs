@@ -9,25 +9,13 @@ namespace OrleansScheduler.EndToEnd.Tests.Cluster;
 /// when their leases expire and re-run by the other silos, and membership lists the killed silo
 /// DEAD. Prints the time from the kill to each re-run's start.</summary>
 [Collection(ClusterCollection.Name)]
-public sealed class SiloKillTests(ITestOutputHelper log) : IAsyncLifetime
+public sealed class SiloKillTests(ITestOutputHelper log) : ProcessClusterTest(log)
 {
-    private ProcessCluster? _cluster;
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        if (_cluster is not null)
-        {
-            await _cluster.DisposeAsync();
-        }
-    }
-
     [SkippableFact]
     public async Task A_sigkilled_silos_tasks_are_re_run_by_the_others_and_every_task_completes_once()
     {
         var server = TestPostgres.RequireServer();
-        var cluster = _cluster = await ProcessCluster.StartAsync(server, log);
+        var cluster = await StartClusterAsync(server);
         var api = cluster.Api;
 
         // A DAG: one long root per slot, all running at once; their dependents wait, so no queued
@@ -56,7 +44,7 @@ public sealed class SiloKillTests(ITestOutputHelper log) : IAsyncLifetime
         var heldAtKill = holders.Where(h => h.Silo == victim).ToList();
         var killedAt = DateTimeOffset.UtcNow;
         cluster.Silo(victim).KillHard();
-        log.WriteLine($"{killedAt:HH:mm:ss.fff} SIGKILL {victim}, holding {string.Join(", ", heldAtKill.Select(h => $"{h.Task} (attempt {h.Attempt})"))}; slots: {string.Join(", ", holders)}");
+        Log.WriteLine($"{killedAt:HH:mm:ss.fff} SIGKILL {victim}, holding {string.Join(", ", heldAtKill.Select(h => $"{h.Task} (attempt {h.Attempt})"))}; slots: {string.Join(", ", holders)}");
 
         await cluster.WaitAsync(
             $"the tasks {victim} held run again on another silo",
@@ -126,12 +114,12 @@ public sealed class SiloKillTests(ITestOutputHelper log) : IAsyncLifetime
 
         delays.Sort();
         var median = delays.Count % 2 == 1 ? delays[delays.Count / 2] : (delays[(delays.Count / 2) - 1] + delays[delays.Count / 2]) / 2;
-        log.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        Log.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"KILL-TO-RERUN {victim}: {delays.Count} tasks, median {median:0.000} s, min {delays[0]:0.000} s, max {delays[^1]:0.000} s " +
             $"(lease {ProcessCluster.LeaseDuration.TotalSeconds} s, heartbeat {ProcessCluster.HeartbeatInterval.TotalMilliseconds} ms, poll {ProcessCluster.PollInterval.TotalMilliseconds} ms)"));
         foreach (var line in lines)
         {
-            log.WriteLine(line);
+            Log.WriteLine(line);
         }
 
         // Membership: the killed silo is DEAD, the others ACTIVE.

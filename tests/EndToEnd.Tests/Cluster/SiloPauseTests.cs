@@ -8,25 +8,13 @@ namespace OrleansScheduler.EndToEnd.Tests.Cluster;
 /// exactly one COMPLETED event, by another silo) and it says so in its log; then it heartbeats back
 /// to ACTIVE and goes on running new tasks.</summary>
 [Collection(ClusterCollection.Name)]
-public sealed class SiloPauseTests(ITestOutputHelper log) : IAsyncLifetime
+public sealed class SiloPauseTests(ITestOutputHelper log) : ProcessClusterTest(log)
 {
-    private ProcessCluster? _cluster;
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        if (_cluster is not null)
-        {
-            await _cluster.DisposeAsync();
-        }
-    }
-
     [SkippableFact]
     public async Task A_silo_stopped_past_its_lease_has_its_late_completions_rejected_and_then_works_on()
     {
         var server = TestPostgres.RequireServer();
-        var cluster = _cluster = await ProcessCluster.StartAsync(server, log);
+        var cluster = await StartClusterAsync(server);
         var api = cluster.Api;
 
         // One 4 s root per slot, so the stopped silo holds some of them; dependents wait behind.
@@ -49,7 +37,7 @@ public sealed class SiloPauseTests(ITestOutputHelper log) : IAsyncLifetime
         var held = holders.Where(h => h.Silo == victimId).ToList();
         var pausedAt = DateTimeOffset.UtcNow;
         victim.Pause();
-        log.WriteLine($"{pausedAt:HH:mm:ss.fff} SIGSTOP {victimId} (pid {victim.Pid}), holding {string.Join(", ", held.Select(h => $"{h.Task} (attempt {h.Attempt})"))}");
+        Log.WriteLine($"{pausedAt:HH:mm:ss.fff} SIGSTOP {victimId} (pid {victim.Pid}), holding {string.Join(", ", held.Select(h => $"{h.Task} (attempt {h.Attempt})"))}");
 
         // Silent past SiloDeadAfter: listed DEAD while it is stopped.
         await cluster.WaitAsync(
@@ -75,7 +63,7 @@ public sealed class SiloPauseTests(ITestOutputHelper log) : IAsyncLifetime
         var resumedAt = DateTimeOffset.UtcNow;
         var linesBeforeResume = victim.Lines.Count;
         victim.Resume();
-        log.WriteLine($"{resumedAt:HH:mm:ss.fff} SIGCONT {victimId}");
+        Log.WriteLine($"{resumedAt:HH:mm:ss.fff} SIGCONT {victimId}");
 
         // It wakes up holding attempts that are no longer its own: each one's report is rejected by
         // the fence, or its next heartbeat finds the lease gone and stops the attempt.
@@ -86,7 +74,7 @@ public sealed class SiloPauseTests(ITestOutputHelper log) : IAsyncLifetime
             lines => $"{lines.Count} lines since SIGCONT:\n{string.Join("\n", lines)}");
         foreach (var line in told.Where(l => held.Any(h => Rejected(l, h.Task, h.Attempt))))
         {
-            log.WriteLine($"  {victimId}: {line}");
+            Log.WriteLine($"  {victimId}: {line}");
         }
 
         // Its late reports changed nothing: still one COMPLETED each, by another silo, and no event
