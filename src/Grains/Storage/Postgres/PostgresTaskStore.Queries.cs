@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using Npgsql;
 
 namespace OrleansScheduler.Grains.Storage.Postgres;
@@ -98,59 +97,23 @@ public sealed partial class PostgresTaskStore
     {
         ArgumentNullException.ThrowIfNull(query);
         await using var connection = await OpenReadAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = new NpgsqlCommand { Connection = connection };
-        // Only the filters given go into the SQL, so each shape can use its index
-        // (status, seq) or (type, seq) and stop after limit + 1 rows.
-        var sql = new StringBuilder(PostgresSql.SummaryColumns).Append(query.NewestFirst ? " WHERE seq < @after" : " WHERE seq > @after");
-        command.Bind("after", query.After ?? (query.NewestFirst ? long.MaxValue : 0L));
-        var statuses = query.AnyStatus ?? (query.Status is { } one ? [one] : []);
-        if (statuses.Count == 1)
+        var (sql, parameters) = TaskListing.Build(query, PostgresSql.SummaryColumns, '@');
+        await using var command = new NpgsqlCommand(sql, connection);
+        foreach (var (name, value) in parameters)
         {
-            sql.Append(" AND status = @status");
-            command.Bind("status", statuses[0].ToName());
-        }
-        else if (statuses.Count > 1)
-        {
-            sql.Append(" AND status = ANY(@statuses)");
-            command.Bind("statuses", statuses.Select(s => s.ToName()).ToArray());
+            command.Parameters.AddWithValue(name[1..], value);
         }
 
-        if (query.Type is { } type)
-        {
-            sql.Append(" AND type = @type");
-            command.Bind("type", type);
-        }
-
-        sql.Append(query.NewestFirst ? " ORDER BY seq DESC" : " ORDER BY seq").Append(" LIMIT @limit OFFSET @offset");
-        command.Bind("limit", query.Limit + 1);
-        command.Bind("offset", query.Offset);
-        command.CommandText = sql.ToString();
-
-        var items = new List<TaskSummary>(query.Limit);
-        long lastSeq = 0;
-        var more = false;
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            if (items.Count == query.Limit)
-            {
-                more = true;
-                break;
-            }
-
-            lastSeq = reader.GetInt64(0);
-            items.Add(new TaskSummary(
-                reader.GetString(1),
-                reader.GetString(2),
-                TaskStatusNames.Parse(reader.GetString(3)),
-                reader.GetInt32(4),
-                reader.GetInt32(5),
-                reader.GetTime(6),
-                reader.GetTimeOrNull(7),
-                reader.GetTimeOrNull(8)));
-        }
-
-        return new TaskPage(items, more ? lastSeq : null);
+        return await TaskListing.ReadPageAsync(reader, query.Limit, static row => new TaskSummary(
+            row.GetString(1),
+            row.GetString(2),
+            TaskStatusNames.Parse(row.GetString(3)),
+            row.GetInt32(4),
+            row.GetInt32(5),
+            row.GetFieldValue<DateTimeOffset>(6),
+            row.IsDBNull(7) ? null : row.GetFieldValue<DateTimeOffset>(7),
+            row.IsDBNull(8) ? null : row.GetFieldValue<DateTimeOffset>(8)), cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<SchedulerStats> GetStatsAsync(CancellationToken cancellationToken)

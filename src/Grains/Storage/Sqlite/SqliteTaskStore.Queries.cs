@@ -1,4 +1,3 @@
-using System.Text;
 using Microsoft.Data.Sqlite;
 
 namespace OrleansScheduler.Grains.Storage.Sqlite;
@@ -90,56 +89,23 @@ public sealed partial class SqliteTaskStore
         ArgumentNullException.ThrowIfNull(query);
         await using var connection = await OpenReadAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
-        // Only the filters given go into the SQL, so each shape can use its index
-        // (status, seq) or (type, seq) and stop after limit + 1 rows.
-        var sql = new StringBuilder(SqliteSql.SummaryColumns).Append(query.NewestFirst ? " WHERE seq < $after" : " WHERE seq > $after");
-        command.Parameters.AddWithValue("$after", query.After ?? (query.NewestFirst ? long.MaxValue : 0));
-        var statuses = query.AnyStatus ?? (query.Status is { } one ? [one] : []);
-        if (statuses.Count > 0)
+        var (sql, parameters) = TaskListing.Build(query, SqliteSql.SummaryColumns, '$');
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
         {
-            sql.Append(" AND status IN (").AppendJoin(", ", statuses.Select((_, i) => $"$status{i}")).Append(')');
-            for (var i = 0; i < statuses.Count; i++)
-            {
-                command.Parameters.AddWithValue($"$status{i}", statuses[i].ToName());
-            }
+            command.Parameters.AddWithValue(name, value);
         }
 
-        if (query.Type is { } type)
-        {
-            sql.Append(" AND type = $type");
-            command.Parameters.AddWithValue("$type", type);
-        }
-
-        sql.Append(query.NewestFirst ? " ORDER BY seq DESC" : " ORDER BY seq").Append(" LIMIT $limit OFFSET $offset");
-        command.Parameters.AddWithValue("$limit", query.Limit + 1);
-        command.Parameters.AddWithValue("$offset", query.Offset);
-        command.CommandText = sql.ToString();
-
-        var items = new List<TaskSummary>(query.Limit);
-        long lastSeq = 0;
-        var more = false;
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            if (items.Count == query.Limit)
-            {
-                more = true;
-                break;
-            }
-
-            lastSeq = reader.GetInt64(0);
-            items.Add(new TaskSummary(
-                reader.GetString(1),
-                reader.GetString(2),
-                TaskStatusNames.Parse(reader.GetString(3)),
-                reader.GetInt32(4),
-                reader.GetInt32(5),
-                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(6)),
-                ToTime(reader.GetInt64OrNull(7)),
-                ToTime(reader.GetInt64OrNull(8))));
-        }
-
-        return new TaskPage(items, more ? lastSeq : null);
+        return await TaskListing.ReadPageAsync(reader, query.Limit, static row => new TaskSummary(
+            row.GetString(1),
+            row.GetString(2),
+            TaskStatusNames.Parse(row.GetString(3)),
+            row.GetInt32(4),
+            row.GetInt32(5),
+            DateTimeOffset.FromUnixTimeMilliseconds(row.GetInt64(6)),
+            ToTime(row.IsDBNull(7) ? null : row.GetInt64(7)),
+            ToTime(row.IsDBNull(8) ? null : row.GetInt64(8))), cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<SchedulerStats> GetStatsAsync(CancellationToken cancellationToken)
