@@ -6,13 +6,18 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using OrleansScheduler.Grains;
+using OrleansScheduler.Grains.Catalog;
+using OrleansScheduler.Grains.Dag;
 using OrleansScheduler.Grains.Hosting;
+using OrleansScheduler.Grains.Storage;
 using OrleansScheduler.Silo.Hosting;
 
 namespace OrleansScheduler.Bench;
 
-/// <summary>Hosts the scheduler in this process exactly as src/Silo's Program does (AddSilo over
-/// in-memory configuration), on a temporary SQLite file.</summary>
+/// <summary>Hosts the scheduler in this process exactly as src/Silo's Program does (an Orleans silo
+/// with AddScheduler over in-memory configuration), on a temporary SQLite file.</summary>
 public static class Rig
 {
     public const string BenchType = "bench";
@@ -45,35 +50,37 @@ public static class Rig
         }
     }
 
-    public static Dictionary<string, string?> Settings(string database, int slots, int capacity = 256, int claimBatch = 256, string siloId = "bench-silo") => new()
+    public static Dictionary<string, string?> Settings(string database, int slots, string siloId = "bench-silo") => new()
     {
         ["Storage:DatabaseUrl"] = database,
         ["Scheduler:MaxConcurrentTasks"] = slots.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        ["Silo:Capacity"] = capacity.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        ["Silo:ClaimBatchSize"] = claimBatch.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["Silo:SiloId"] = siloId,
         ["Logging:LogLevel:Default"] = "Warning",
     };
 
-    /// <summary>The store alone (no dispatcher): used to submit work before a silo starts.</summary>
+    /// <summary>The database alone, no silo: used to submit work before a silo starts, through the
+    /// catalog grain's own batch write (TaskBatch), so the drain starts from cold grains.</summary>
     public static async Task<IHost> StartStoreAsync(string database, int slots)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.AddInMemoryCollection(Settings(database, slots));
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.Services.AddGrains(builder.Configuration);
+        builder.Services.AddSchedulerDatabase(builder.Configuration);
         var host = builder.Build();
         await host.StartAsync();
         return host;
     }
 
-    /// <summary>A silo with the bench handler registered for tasks of type "bench". Not started.</summary>
+    /// <summary>A silo with the bench handler registered for tasks of type "bench". Not started.
+    /// <paramref name="capacity"/> and <paramref name="claimBatch"/> are the old layer's knobs,
+    /// kept in the scenarios' signatures; an Orleans silo has neither.</summary>
     public static IHost BuildSilo(string database, int slots, int capacity, int claimBatch, Recorder recorder, string siloId = "bench-silo")
     {
+        _ = (capacity, claimBatch);
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], ContentRootPath = AppContext.BaseDirectory });
-        builder.Configuration.AddInMemoryCollection(Settings(database, slots, capacity, claimBatch, siloId));
+        builder.Configuration.AddInMemoryCollection(Settings(database, slots, siloId));
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.Services.AddSilo(builder.Configuration);
+        builder.UseOrleans(silo => silo.AddScheduler(builder.Configuration));
         builder.Services.AddSingleton(recorder);
         builder.Services.AddTaskHandler<BenchHandler>(BenchType);
         return builder.Build();
@@ -95,25 +102,26 @@ public static class Rig
     public static TaskSpec Spec(string id, string type = BenchType, long durationMs = 0, IReadOnlyList<string>? dependencies = null, DateTimeOffset? runAt = null) =>
         new(id, type, durationMs, dependencies ?? [], null, TaskSpec.DefaultPriority, runAt, null, 1);
 
-    /// <summary>Submits in batches of <paramref name="chunk"/> through the catalog grain; returns seconds taken.</summary>
+    /// <summary>Submits in batches of <paramref name="chunk"/>: through the catalog grain when
+    /// <paramref name="host"/> runs a silo, else through the catalog's batch write on the database
+    /// (every dependency in the batch); returns seconds taken.</summary>
     public static async Task<double> SubmitAsync(IHost host, IEnumerable<TaskSpec> specs, int chunk = 10_000)
     {
-        var catalog = host.Services.GetRequiredService<IGrainFactory>().GetCatalogGrain();
+        var grains = host.Services.GetService<IGrainFactory>();
+        var database = host.Services.GetRequiredService<SchedulerDatabase>();
+        var options = host.Services.GetRequiredService<IOptions<SchedulerOptions>>().Value;
         var clock = Stopwatch.StartNew();
-        var batch = new List<TaskSpec>(chunk);
-        foreach (var spec in specs)
+        foreach (var batch in specs.Chunk(chunk))
         {
-            batch.Add(spec);
-            if (batch.Count == chunk)
+            if (grains is not null)
             {
-                await catalog.SubmitBatchAsync(batch);
-                batch = new List<TaskSpec>(chunk);
+                await grains.GetCatalogGrain().SubmitBatchAsync(batch);
             }
-        }
-
-        if (batch.Count > 0)
-        {
-            await catalog.SubmitBatchAsync(batch);
+            else
+            {
+                var states = TaskBatch.NewStates(DagValidator.Plan(batch), [], DateTimeOffset.UtcNow, options);
+                await database.WriteAsync(write => TaskBatch.InsertAll(write, states));
+            }
         }
 
         return clock.Elapsed.TotalSeconds;

@@ -2,14 +2,17 @@ using System.Text.Json;
 
 namespace OrleansScheduler;
 
-/// <summary>One RUNNING attempt, as handed to the silo that claimed it. The (task, attempt, silo,
-/// slot) quadruple is the fence: reports that do not match the live attempt are rejected.</summary>
+/// <summary>One RUNNING attempt, as the TaskGrain hands it to its silo's executor. The grant is the
+/// fence: a report whose grant is not the task's live one is rejected.</summary>
+/// <param name="GrantId">The ConcurrencyGrain's grant of the slot this attempt holds; unique and
+/// increasing across the cluster's life.</param>
+[GenerateSerializer, Immutable]
 public sealed record AttemptLease(
     string TaskId,
     int Attempt,
     int MaxAttempts,
+    long GrantId,
     string SiloId,
-    int Slot,
     string Type,
     long DurationMs,
     JsonElement? Payload,

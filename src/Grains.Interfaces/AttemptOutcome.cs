@@ -3,6 +3,7 @@ using System.Text.Json;
 namespace OrleansScheduler;
 
 /// <summary>How an attempt ended: <paramref name="Error"/> null means success.</summary>
+[GenerateSerializer, Immutable]
 public sealed record AttemptOutcome(AttemptLease Lease, JsonElement? Result, string? Error)
 {
     public bool Succeeded => Error is null;

@@ -1,17 +1,28 @@
 namespace OrleansScheduler;
 
-/// <summary>The cluster's single source of execution slots.</summary>
-public interface IConcurrencyGrain
+/// <summary>The cluster's single issuer of execution slots (a singleton, key 0). It grants free slots
+/// to the highest-priority, oldest ready tasks, and persists its holders before a granted slot is
+/// used, so the limit holds across its own re-activation and any silo's death.</summary>
+public interface IConcurrencyGrain : IGrainWithIntegerKey
 {
-    /// <summary>Claims up to <paramref name="max"/> ready tasks, each with a free slot, in one turn:
-    /// higher priority first, then oldest. Each returned lease is a RUNNING attempt.</summary>
-    Task<IReadOnlyList<AttemptLease>> ClaimAsync(string siloId, int max, CancellationToken cancellationToken = default);
+    /// <summary>Many tasks' slot traffic in one call (each silo batches its own): slots given
+    /// back, grants taken up, and whether a task became ready. Grants what it can before it answers.</summary>
+    Task UpdateAsync(SlotUpdate update);
 
-    /// <summary>Ends a group of attempts and hands their slots straight to the next ready tasks
-    /// (up to <paramref name="max"/>, for the same silo) in one turn: completions are committed
-    /// in groups, and a dependent a completion released can start without another round trip.
-    /// Each outcome is fenced exactly as <see cref="ITaskGrain.ReportAsync"/> fences it.</summary>
-    Task<HandOver> ReleaseAndClaimAsync(IReadOnlyList<AttemptOutcome> finished, string siloId, int max, CancellationToken cancellationToken = default);
+    Task<SlotsView> GetSlotsAsync();
 
-    Task<SlotsView> GetSlotsAsync(CancellationToken cancellationToken = default);
+    /// <summary>Sends every holder its grant again, so a holder whose silo died is re-activated and
+    /// records its lost attempt, and grants what is free. Idempotent; run at a silo's start, on a
+    /// silo's death and by the grain's reminder.</summary>
+    Task RecoverAsync();
 }
+
+/// <summary>What one silo has to tell the ConcurrencyGrain since its last call.</summary>
+/// <param name="Released">Grants given back: the attempt ended, or the task refused the grant.</param>
+/// <param name="Started">Grants a task accepted, with the attempt they run.</param>
+/// <param name="Wake">A task became ready for a slot.</param>
+[GenerateSerializer, Immutable]
+public sealed record SlotUpdate(IReadOnlyList<long> Released, IReadOnlyList<SlotStart> Started, bool Wake);
+
+[GenerateSerializer, Immutable]
+public sealed record SlotStart(long GrantId, string SiloId, int Attempt);

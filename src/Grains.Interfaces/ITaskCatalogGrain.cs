@@ -1,15 +1,16 @@
 namespace OrleansScheduler;
 
-/// <summary>Operations over many tasks at once: whole DAGs, listings, counters.</summary>
-public interface ITaskCatalogGrain
+/// <summary>Operations over many tasks at once: whole DAGs, listings, counters, silos. A stateless
+/// worker on every silo; its reads come from the tables grain storage writes, never from a grain per row.</summary>
+public interface ITaskCatalogGrain : IGrainWithIntegerKey
 {
     /// <summary>All or nothing: dependencies may point inside the batch, in any order, or at
     /// existing tasks.</summary>
-    Task<IReadOnlyList<SubmittedTask>> SubmitBatchAsync(IReadOnlyList<TaskSpec> specs, CancellationToken cancellationToken = default);
+    Task<IReadOnlyList<SubmittedTask>> SubmitBatchAsync(IReadOnlyList<TaskSpec> specs);
 
-    Task<TaskPage> ListAsync(TaskQuery query, CancellationToken cancellationToken = default);
+    Task<TaskPage> ListAsync(TaskQuery query);
 
-    Task<SchedulerStats> GetStatsAsync(CancellationToken cancellationToken = default);
+    Task<SchedulerStats> GetStatsAsync();
 
-    Task<IReadOnlyList<SiloView>> GetSilosAsync(CancellationToken cancellationToken = default);
+    Task<IReadOnlyList<SiloView>> GetSilosAsync();
 }

@@ -1,39 +1,80 @@
 namespace OrleansScheduler;
 
-/// <summary>One task: a persistent grain whose state is its row, its edges and its history.</summary>
-/// <remarks>Every method is one turn: it reads the state, applies the state machine and commits, or
-/// changes nothing.</remarks>
-public interface ITaskGrain
+/// <summary>One task, keyed by its id: a persistent grain that makes every decision about its own
+/// lifecycle (docs/state_machine.md), subscribes to the tasks it depends on and is told by them when
+/// they end. Its turns are short: the handler runs in the silo's executor, so reads and cancel
+/// answer while the task runs.</summary>
+public interface ITaskGrain : IGrainWithStringKey
 {
-    string Id { get; }
-
     /// <summary>Creates the task. Throws <see cref="TaskValidationException"/> (bad field, missing
-    /// dependency, cycle) or <see cref="TaskConflictException"/> (the id exists).</summary>
-    Task<SubmittedTask> SubmitAsync(TaskSpec spec, CancellationToken cancellationToken = default);
-
-    /// <summary>Cancels a task that has not finished; a RUNNING one's handler is cancelled too and
-    /// its dependents become UPSTREAM_FAILED. Null when the task does not exist; throws
-    /// <see cref="TaskConflictException"/> when it is already terminal.</summary>
-    Task<TaskStatus?> CancelAsync(CancellationToken cancellationToken = default);
-
-    /// <summary>Re-arms a FAILED, CANCELLED or UPSTREAM_FAILED task with fresh attempts, and the
-    /// UPSTREAM_FAILED tasks below it. Null when the task does not exist; throws
-    /// <see cref="TaskConflictException"/> in any other status.</summary>
-    Task<TaskStatus?> RetryAsync(CancellationToken cancellationToken = default);
+    /// dependency) or <see cref="TaskConflictException"/> (the id exists).</summary>
+    Task<SubmittedTask> SubmitAsync(TaskSpec spec);
 
     /// <summary>Null when the task does not exist.</summary>
-    Task<TaskView?> GetAsync(CancellationToken cancellationToken = default);
+    Task<TaskView?> GetAsync();
 
     /// <summary>Oldest first; null when the task does not exist.</summary>
-    Task<IReadOnlyList<TaskEvent>?> GetEventsAsync(CancellationToken cancellationToken = default);
+    Task<IReadOnlyList<TaskEvent>?> GetEventsAsync();
+
+    /// <summary>Cancels a task that has not finished; a RUNNING one's handler is cancelled too, and
+    /// its dependents are UPSTREAM_FAILED when this returns. Null when the task does not exist;
+    /// throws <see cref="TaskConflictException"/> when it is already terminal.</summary>
+    Task<TaskStatus?> CancelAsync();
+
+    /// <summary>Re-arms a FAILED, CANCELLED or UPSTREAM_FAILED task with fresh attempts, and the
+    /// UPSTREAM_FAILED tasks below it (back to WAITING when this returns). Null when the task does
+    /// not exist; throws <see cref="TaskConflictException"/> in any other status.</summary>
+    Task<TaskStatus?> RetryAsync();
+
+    /// <summary>Dependents subscribe to this task's end. Answers this task's status (a dependent
+    /// does not wait for one already COMPLETED, and is UPSTREAM_FAILED by one already failed), or
+    /// null when this task does not exist.</summary>
+    Task<UpstreamStatus?> SubscribeAsync(IReadOnlyList<string> downstreamIds);
+
+    /// <summary>A dependency COMPLETED. Idempotent: a dependency already seen changes nothing, so a
+    /// notification sent again after a crash is harmless.</summary>
+    [OneWay]
+    Task UpstreamCompletedAsync(string upstreamId);
+
+    /// <summary>A dependency ended FAILED, CANCELLED or UPSTREAM_FAILED because of
+    /// <paramref name="causeId"/> ending <paramref name="causeStatus"/>: this task and, before this
+    /// returns, everything below it become UPSTREAM_FAILED, each naming the cause. Idempotent.</summary>
+    Task UpstreamFailedAsync(string upstreamId, string causeId, TaskStatus causeStatus);
+
+    /// <summary>A dependency was retried: an UPSTREAM_FAILED task none of whose dependencies is still
+    /// failed goes back to WAITING, and so on below it, before this returns. Idempotent.</summary>
+    Task UpstreamRetriedAsync(string upstreamId);
+
+    /// <summary>The ConcurrencyGrain granted this task a slot. Sent again by the ConcurrencyGrain's
+    /// recovery, so it is idempotent: a QUEUED task starts its next attempt; a task that already
+    /// accepted this grant checks that its attempt is still alive (a fresh activation's is not:
+    /// its silo died); any other gives the slot back.</summary>
+    [OneWay]
+    Task StartAsync(SlotGrant grant);
 
     /// <summary>Records how an attempt ended. Returns false, changing nothing, when the attempt is
-    /// no longer the live one (its lease was reclaimed, or the task was cancelled).</summary>
-    Task<bool> ReportAsync(AttemptOutcome outcome, CancellationToken cancellationToken = default);
+    /// no longer the live one (cancelled, lost, or this activation is stale).</summary>
+    Task<bool> EndAttemptAsync(AttemptOutcome outcome);
 
     /// <summary>Gives an attempt back unfinished (its silo is stopping): the task is QUEUED again
     /// and the attempt does not count.</summary>
-    Task<bool> HandBackAsync(AttemptLease lease, string reason, CancellationToken cancellationToken = default);
+    Task<bool> HandBackAsync(AttemptLease lease, string reason);
+
+    /// <summary>Recovery's nudge: act on what the database says is due (a run_at or backoff that
+    /// fell due, dependencies that ended while a notification was lost).</summary>
+    [OneWay]
+    Task WakeAsync();
 }
 
+[GenerateSerializer, Immutable]
 public sealed record SubmittedTask(string Id, TaskStatus Status);
+
+/// <summary>A dependency's answer to a subscription: its row number and its status.</summary>
+[GenerateSerializer, Immutable]
+public sealed record UpstreamStatus(long Seq, TaskStatus Status);
+
+/// <summary>A slot the ConcurrencyGrain issued to a task.</summary>
+/// <param name="GrantId">Unique and increasing across the cluster's life: a task accepts a grant
+/// only once, and never one older than the last it saw.</param>
+[GenerateSerializer, Immutable]
+public sealed record SlotGrant(long GrantId, int Slot);

@@ -1,5 +1,6 @@
 namespace OrleansScheduler;
 
+[GenerateSerializer, Immutable]
 public sealed record SiloView(
     string Id,
     string Host,

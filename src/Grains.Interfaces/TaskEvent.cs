@@ -1,6 +1,7 @@
 namespace OrleansScheduler;
 
 /// <summary>One transition in a task's history.</summary>
+[GenerateSerializer, Immutable]
 public sealed record TaskEvent(
     DateTimeOffset At,
     TaskStatus? From,

@@ -12,6 +12,7 @@ namespace OrleansScheduler;
 /// <param name="RunAt">Not before this time.</param>
 /// <param name="TimeoutMs">An attempt running longer is cancelled and counts as failed.</param>
 /// <param name="MaxAttempts">Attempts before the task ends FAILED.</param>
+[GenerateSerializer, Immutable]
 public sealed record TaskSpec(
     string Id,
     string Type,
@@ -35,8 +36,10 @@ public sealed record TaskSpec(
 
     /// <summary>Delay before the first retry; each further retry doubles it, up to
     /// <see cref="RetryBackoffMaxMs"/>, with jitter. Null takes the scheduler's default.</summary>
+    [Id(9)]
     public long? RetryBackoffMs { get; init; }
 
     /// <summary>Cap on the retry delay. Null takes the scheduler's default.</summary>
+    [Id(10)]
     public long? RetryBackoffMaxMs { get; init; }
 }

@@ -1,6 +1,7 @@
 namespace OrleansScheduler;
 
 /// <summary>Where a task is in its lifecycle (docs/state_machine.md draws the transitions).</summary>
+[GenerateSerializer]
 public enum TaskStatus
 {
     /// <summary>Some dependency has not COMPLETED yet.</summary>

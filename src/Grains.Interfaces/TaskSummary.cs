@@ -1,6 +1,7 @@
 namespace OrleansScheduler;
 
 /// <summary>One row of a task listing.</summary>
+[GenerateSerializer, Immutable]
 public sealed record TaskSummary(
     string Id,
     string Type,

@@ -1,6 +1,8 @@
 namespace OrleansScheduler;
 
-/// <summary>A request the scheduler will not accept as it is (400). Carries the field and why.</summary>
+/// <summary>A request the scheduler will not accept as it is (400). Carries the field and why.
+/// Crosses grain calls, so Orleans serializes it.</summary>
+[GenerateSerializer]
 public sealed class TaskValidationException : Exception
 {
     public TaskValidationException(string field, string reason, IReadOnlyList<string>? ids = null, string? kind = null)
@@ -21,11 +23,14 @@ public sealed class TaskValidationException : Exception
     }
 
     /// <summary>Field (JSON path) to reasons.</summary>
+    [Id(0)]
     public IReadOnlyDictionary<string, string[]> Errors { get; }
 
     /// <summary>The ids concerned: the missing dependencies, or a cycle as a path.</summary>
+    [Id(1)]
     public IReadOnlyList<string> Ids { get; }
 
     /// <summary>"invalid", "missing_dependency", "cycle", "duplicate_id".</summary>
+    [Id(2)]
     public string Kind { get; }
 }

@@ -3,6 +3,7 @@ using System.Text.Json;
 namespace OrleansScheduler;
 
 /// <summary>A task as the API shows it.</summary>
+[GenerateSerializer, Immutable]
 public sealed record TaskView(
     string Id,
     string Type,

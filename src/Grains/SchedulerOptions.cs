@@ -11,18 +11,10 @@ public sealed class SchedulerOptions
     /// <summary>Never more tasks RUNNING at once than this, across the whole cluster.</summary>
     public int MaxConcurrentTasks { get; set; } = DefaultMaxConcurrentTasks;
 
-    /// <summary>How long a RUNNING attempt's lease lasts; its silo renews it with every heartbeat.
-    /// An attempt whose silo died is re-run once its lease expires, so this bounds how long a
-    /// crash delays a task.</summary>
-    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(6);
-
-    /// <summary>A silo silent for longer than this is marked DEAD in the membership table.</summary>
-    public TimeSpan SiloDeadAfter { get; set; } = TimeSpan.FromSeconds(6);
-
-    /// <summary>How long a silo's membership row outlives its last heartbeat. Older rows (silos
-    /// stopped or dead that long) are deleted when a silo registers, so restarts do not pile up in
-    /// /api/workers.</summary>
-    public TimeSpan SiloRetention { get; set; } = TimeSpan.FromDays(1);
+    /// <summary>The period of the recovery reminders (the ConcurrencyGrain's and the sweeper's):
+    /// the bound on how long interrupted work waits when the fast paths (a silo's start, a silo's
+    /// death) missed it. Orleans' minimum reminder period is one minute unless configured lower.</summary>
+    public TimeSpan RecoveryPeriod { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>Delay before a failed task's first retry, for tasks that do not set retry_backoff_ms.</summary>
     public TimeSpan RetryBackoff { get; set; } = TimeSpan.FromSeconds(1);
@@ -38,14 +30,10 @@ public sealed class SchedulerOptions
                 $"{SectionName}:{nameof(MaxConcurrentTasks)} (MAX_CONCURRENT_TASKS) must be from 1 to {MaxSlots}, not {MaxConcurrentTasks}.");
         }
 
-        if (LeaseDuration < TimeSpan.FromMilliseconds(100) || SiloDeadAfter < TimeSpan.FromMilliseconds(100))
+        if (RecoveryPeriod < TimeSpan.FromSeconds(1) || RecoveryPeriod >= Tasks.TaskGrain.TimerHorizon)
         {
-            throw new InvalidOperationException($"{SectionName}: {nameof(LeaseDuration)} and {nameof(SiloDeadAfter)} must be at least 100 ms.");
-        }
-
-        if (SiloRetention < SiloDeadAfter)
-        {
-            throw new InvalidOperationException($"{SectionName}:{nameof(SiloRetention)} must be at least {nameof(SiloDeadAfter)}.");
+            throw new InvalidOperationException(
+                $"{SectionName}:{nameof(RecoveryPeriod)} must be at least a second and shorter than {Tasks.TaskGrain.TimerHorizon.TotalMinutes} minutes (the due-time horizon).");
         }
 
         if (RetryBackoff < TimeSpan.Zero || RetryBackoffMax < RetryBackoff || RetryBackoffMax > TimeSpan.FromMilliseconds(TaskSpec.MaxBackoffMs))

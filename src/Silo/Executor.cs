@@ -1,93 +1,56 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
-using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using OrleansScheduler.Grains.Storage;
+using Orleans.Runtime;
+using Orleans.Storage;
+using OrleansScheduler.Grains.Execution;
 using OrleansScheduler.Silo.Handlers;
 
 namespace OrleansScheduler.Silo;
 
-/// <summary>Runs claimed attempts on the thread pool. Finished attempts are reported in groups:
-/// one turn records every outcome that finished meanwhile and hands the freed slots straight to
-/// the next ready tasks, so completions are committed together and a released dependent starts
-/// without waiting for the dispatcher.</summary>
-public sealed partial class Executor
+/// <summary>Runs the attempts TaskGrains hand it, on the thread pool and outside any grain turn, and
+/// reports each outcome to its grain. On a graceful stop it takes no more attempts, lets the running
+/// ones finish for the grace period, and hands the rest back without counting them.</summary>
+public sealed partial class Executor : IAttemptRunner, ILifecycleParticipant<ISiloLifecycle>
 {
-    private const int MaxReportBatch = 512;
-    private const int ReportsInFlight = 2;
+    private const int ReportTries = 3;
 
     private readonly ConcurrentDictionary<string, Running> _running = new(StringComparer.Ordinal);
-    private readonly Channel<Running> _finished = Channel.CreateUnbounded<Running>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _stopping = new();
     private readonly IGrainFactory _grains;
     private readonly TaskHandlerRegistry _handlers;
-    private readonly WorkSignal _signal;
-    private readonly SiloIdentity _silo;
     private readonly TimeProvider _timeProvider;
     private readonly SiloOptions _options;
+    private readonly int _limit;
     private readonly ILogger<Executor> _logger;
-    private readonly Task _reporter;
     private volatile bool _draining;
-
-    /// <summary>Attempts running or being reported, plus capacity reserved for claims under way.</summary>
-    private int _used;
 
     public Executor(
         IGrainFactory grains,
         TaskHandlerRegistry handlers,
-        WorkSignal signal,
-        StoreEvents events,
-        SiloIdentity silo,
         TimeProvider timeProvider,
         IOptions<SiloOptions> options,
+        IOptions<Grains.SchedulerOptions> scheduler,
         ILogger<Executor> logger)
     {
-        ArgumentNullException.ThrowIfNull(events);
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(scheduler);
         _grains = grains;
         _handlers = handlers;
-        _signal = signal;
-        _silo = silo;
         _timeProvider = timeProvider;
         _options = options.Value;
+        _limit = scheduler.Value.MaxConcurrentTasks;
         _logger = logger;
-        events.RunningTaskCancelled += OnCancelled;
-        _reporter = Task.Run(ReportLoopAsync);
     }
 
-    /// <summary>Reserves up to <paramref name="want"/> units of this silo's capacity for a claim;
-    /// answers how many it got. What the claim does not use goes back with <see cref="Release"/>.</summary>
-    public int TryReserve(int want)
-    {
-        while (true)
-        {
-            var used = Volatile.Read(ref _used);
-            var grant = Math.Min(want, _options.Capacity - used);
-            if (grant <= 0 || _draining)
-            {
-                return 0;
-            }
+    /// <summary>Any silo may run as many attempts as the cluster-wide limit allows.</summary>
+    public int Capacity => _limit;
 
-            if (Interlocked.CompareExchange(ref _used, used + grant, used) == used)
-            {
-                return grant;
-            }
-        }
-    }
+    public bool Accepting => !_draining;
 
-    /// <summary>Gives back reserved capacity a claim did not use. It wakes nobody: a claim that
-    /// found less work than it asked for means there is none now, and waking the dispatcher for it
-    /// made an idle silo claim in a loop.</summary>
-    public void Release(int units)
-    {
-        if (units > 0)
-        {
-            Interlocked.Add(ref _used, -units);
-        }
-    }
+    public int RunningCount => _running.Count;
 
-    /// <summary>Starts a claimed attempt on a unit of capacity reserved for it.</summary>
     public void Start(AttemptLease lease)
     {
         ArgumentNullException.ThrowIfNull(lease);
@@ -96,36 +59,41 @@ public sealed partial class Executor
         _ = Task.Run(() => RunAsync(running));
     }
 
-    /// <summary>The attempts running now, as (task, attempt).</summary>
-    public IReadOnlyList<HeldAttempt> Snapshot() =>
-        _running.Values.Select(r => new HeldAttempt(r.Lease.TaskId, r.Lease.Attempt)).ToList();
+    public bool IsRunning(string taskId, long grantId) =>
+        _running.TryGetValue(taskId, out var running) && running.Lease.GrantId == grantId;
 
-    /// <summary>Stops the attempts of <paramref name="before"/> that the store no longer counts as
-    /// held: their lease expired and was reclaimed, so another silo may be running them now.</summary>
-    public void StopLost(IReadOnlyList<HeldAttempt> before, IReadOnlyList<HeldAttempt> held)
+    public void Cancel(string taskId, long grantId)
     {
-        ArgumentNullException.ThrowIfNull(before);
-        ArgumentNullException.ThrowIfNull(held);
-        var stillHeld = held.ToHashSet();
-        foreach (var attempt in before)
+        if (_running.TryGetValue(taskId, out var running) && running.Lease.GrantId == grantId)
         {
-            if (!stillHeld.Contains(attempt) && _running.TryGetValue(attempt.TaskId, out var running) && running.Lease.Attempt == attempt.Attempt)
+            running.Abandoned = true;
+            try
             {
-                LogLeaseLost(_logger, attempt.TaskId, attempt.Attempt);
-                Stop(running);
+                _ = running.Cancellation.CancelAsync();
+            }
+            catch (ObjectDisposedException)
+            {
+                // The attempt finished in the meantime.
             }
         }
     }
 
-    /// <summary>Graceful stop: no more claims; attempts get the grace period to finish and be
-    /// reported; the rest are cancelled and handed back so another silo (or this one, restarted)
-    /// runs them without counting an attempt.</summary>
-    public async Task StopAsync(CancellationToken cancellationToken)
+    public void Participate(ISiloLifecycle lifecycle)
+    {
+        ArgumentNullException.ThrowIfNull(lifecycle);
+        lifecycle.Subscribe(nameof(Executor), ServiceLifecycleStage.Active, _ => Task.CompletedTask, StopAsync);
+    }
+
+    /// <summary>Graceful stop, while grains still answer: no more attempts; the running ones get the
+    /// grace period to finish and be reported; the rest are cancelled and handed back, so another
+    /// silo (or this one, restarted) runs them without counting an attempt.</summary>
+    private async Task StopAsync(CancellationToken cancellationToken)
     {
         _draining = true;
+        var running = _running.Values.ToList();
         try
         {
-            await Task.WhenAll(_running.Values.Select(r => r.Done.Task))
+            await Task.WhenAll(running.Select(r => r.Done.Task))
                 .WaitAsync(_options.ShutdownGracePeriod, _timeProvider, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
@@ -134,181 +102,92 @@ public sealed partial class Executor
             await _stopping.CancelAsync().ConfigureAwait(false);
             await Task.WhenAll(_running.Values.Select(r => r.Done.Task)).ConfigureAwait(false);
         }
-
-        _finished.Writer.TryComplete();
-        await _reporter.ConfigureAwait(false);
-    }
-
-    /// <summary>A user cancelled a RUNNING task: the store already ended it CANCELLED and freed its
-    /// slot, so the handler is stopped and nothing is reported.</summary>
-    private void OnCancelled(string taskId)
-    {
-        if (_running.TryGetValue(taskId, out var running))
-        {
-            Stop(running);
-        }
-    }
-
-    /// <summary>Cancels an attempt that is no longer this silo's to finish; nothing is reported.
-    /// Called after a commit on the store's writer, so the handler's cancellation callbacks run on
-    /// the thread pool, not here.</summary>
-    private static void Stop(Running running)
-    {
-        running.Abandoned = true;
-        try
-        {
-            _ = running.Cancellation.CancelAsync();
-        }
-        catch (ObjectDisposedException)
-        {
-            // The attempt finished in the meantime.
-        }
     }
 
     private async Task RunAsync(Running running)
     {
         var lease = running.Lease;
+        AttemptOutcome outcome;
         try
         {
             var result = await ExecuteAsync(lease, running.Cancellation.Token).ConfigureAwait(false);
-            running.Outcome = AttemptOutcome.Success(lease, result);
+            outcome = AttemptOutcome.Success(lease, result);
         }
         catch (Exception) when (running.Abandoned)
         {
-            LogAbandoned(_logger, lease.TaskId, lease.Attempt);
-            Finish(running, units: 1);
-            return;
+            outcome = null!;
         }
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
         {
-            await HandBackAsync(running).ConfigureAwait(false);
+            await ReportAsync(running, grain => grain.HandBackAsync(lease, $"silo {lease.SiloId} stopped before attempt {lease.Attempt} finished; handed back")).ConfigureAwait(false);
             return;
         }
         catch (Exception ex)
         {
-            running.Outcome = AttemptOutcome.Failure(lease, ex.Message);
+            outcome = AttemptOutcome.Failure(lease, ex.Message);
         }
 
         if (running.Abandoned)
         {
+            // Cancelled by a user: the grain already ended the attempt and gave the slot back.
             LogAbandoned(_logger, lease.TaskId, lease.Attempt);
-            Finish(running, units: 1);
+            Finish(running);
             return;
         }
 
-        _finished.Writer.TryWrite(running);
+        await ReportAsync(running, grain => grain.EndAttemptAsync(outcome)).ConfigureAwait(false);
     }
 
-    private async Task HandBackAsync(Running running)
+    /// <summary>Reports to the task's grain, a few times if the call fails for a passing reason. The
+    /// attempt counts as running here until then, so a grain asking whether it is alive is not told
+    /// it was lost while its report is on the way.</summary>
+    private async Task ReportAsync(Running running, Func<ITaskGrain, Task<bool>> report)
     {
         var lease = running.Lease;
         try
         {
-            await _grains.GetTaskGrain(lease.TaskId)
-                .HandBackAsync(lease, $"silo {_silo.Id} stopped before attempt {lease.Attempt} finished; handed back", CancellationToken.None)
-                .ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            LogReportFailed(_logger, ex, lease.TaskId, lease.Attempt);
-        }
-        finally
-        {
-            Finish(running, units: 1);
-        }
-    }
-
-    /// <summary>Reports what finished in groups, reusing the freed capacity for the claims made in
-    /// the same turn. Two reports may be under way at once: an attempt that finishes while one
-    /// report is being committed goes out at once and joins the store's next group commit, instead
-    /// of waiting for the report before it to come back.</summary>
-    private async Task ReportLoopAsync()
-    {
-        var reader = _finished.Reader;
-        using var inFlight = new SemaphoreSlim(ReportsInFlight);
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
-        {
-            await inFlight.WaitAsync().ConfigureAwait(false);
-            var batch = new List<Running>(MaxReportBatch);
-            while (batch.Count < MaxReportBatch && reader.TryRead(out var running))
+            for (var attempt = 1; ; attempt++)
             {
-                batch.Add(running);
-            }
-
-            _ = ReportAsync(batch, inFlight);
-        }
-
-        for (var i = 0; i < ReportsInFlight; i++)
-        {
-            await inFlight.WaitAsync().ConfigureAwait(false);
-        }
-    }
-
-    private async Task ReportAsync(List<Running> batch, SemaphoreSlim inFlight)
-    {
-        try
-        {
-            // The finished attempts' capacity is reused for the claim, topped up from what is free:
-            // a completion that releases many dependents (a fan-out) starts them all at once.
-            var extra = TryReserve(Math.Max(0, _options.ClaimBatchSize - batch.Count));
-            var claim = _draining ? 0 : batch.Count + extra;
-            IReadOnlyList<AttemptLease> leases = [];
-            try
-            {
-                var outcomes = batch.Select(r => r.Outcome!).ToList();
-                var handOver = await _grains.GetConcurrencyGrain()
-                    .ReleaseAndClaimAsync(outcomes, _silo.Id, claim, CancellationToken.None).ConfigureAwait(false);
-                for (var i = 0; i < batch.Count; i++)
+                try
                 {
-                    if (!handOver.Accepted[i])
+                    if (!await report(_grains.GetGrain<ITaskGrain>(lease.TaskId)).ConfigureAwait(false))
                     {
-                        LogStaleReport(_logger, batch[i].Lease.TaskId, batch[i].Lease.Attempt);
+                        LogStaleReport(_logger, lease.TaskId, lease.Attempt);
                     }
-                }
 
-                leases = handOver.Leases;
-            }
-            catch (Exception ex)
-            {
-                // The reports did not commit (the database is gone). The attempts stay RUNNING in
-                // the store; they are no longer renewed, so their leases expire and they re-run.
-                foreach (var running in batch)
+                    return;
+                }
+                catch (InconsistentStateException ex)
                 {
-                    LogReportFailed(_logger, ex, running.Lease.TaskId, running.Lease.Attempt);
+                    // Another activation owns the task now (this silo was declared dead meanwhile).
+                    LogStaleActivation(_logger, ex, lease.TaskId, lease.Attempt);
+                    return;
+                }
+                catch (Exception ex) when (attempt < ReportTries)
+                {
+                    LogReportRetry(_logger, ex, lease.TaskId, lease.Attempt);
+                    await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt), _timeProvider).ConfigureAwait(false);
+                }
+                catch (Exception ex)
+                {
+                    // Given up: the task stays RUNNING with a grant nobody runs; recovery finds it
+                    // (this executor no longer has it) and records the attempt as lost.
+                    LogReportFailed(_logger, ex, lease.TaskId, lease.Attempt);
+                    return;
                 }
             }
-
-            // The finished attempts' capacity passes to the new leases; the rest is released.
-            foreach (var running in batch)
-            {
-                Finish(running, units: 0);
-            }
-
-            foreach (var lease in leases)
-            {
-                Start(lease);
-            }
-
-            Release(batch.Count + extra - leases.Count);
         }
         finally
         {
-            inFlight.Release();
+            Finish(running);
         }
     }
 
-    private void Finish(Running running, int units)
+    private void Finish(Running running)
     {
         _running.TryRemove(new KeyValuePair<string, Running>(running.Lease.TaskId, running));
         running.Cancellation.Dispose();
         running.Done.TrySetResult();
-        if (units > 0)
-        {
-            // An attempt ended without a report turn to reuse its capacity: the dispatcher may
-            // claim with it.
-            Release(units);
-            _signal.Set();
-        }
     }
 
     /// <summary>Runs the handler; past the timeout the attempt fails even if the handler ignores its
@@ -347,22 +226,23 @@ public sealed partial class Executor
 
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public AttemptOutcome? Outcome { get; set; }
-
-        /// <summary>Cancelled by a user or its lease lost: no longer this silo's to report.</summary>
+        /// <summary>Cancelled by a user: no longer this silo's to report.</summary>
         public volatile bool Abandoned;
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Report of task {TaskId} attempt {Attempt} was rejected: the attempt is no longer the live one")]
     private static partial void LogStaleReport(ILogger logger, string taskId, int attempt);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Report of task {TaskId} attempt {Attempt} was rejected: another activation owns the task (this silo was declared dead)")]
+    private static partial void LogStaleActivation(ILogger logger, Exception exception, string taskId, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Report of task {TaskId} attempt {Attempt} failed; trying again")]
+    private static partial void LogReportRetry(ILogger logger, Exception exception, string taskId, int attempt);
+
     [LoggerMessage(Level = LogLevel.Error, Message = "Could not report task {TaskId} attempt {Attempt}; it will be recovered as a lost attempt")]
     private static partial void LogReportFailed(ILogger logger, Exception exception, string taskId, int attempt);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Lost the lease of task {TaskId} attempt {Attempt} (reclaimed after it expired); stopping it")]
-    private static partial void LogLeaseLost(ILogger logger, string taskId, int attempt);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} attempt {Attempt} was cancelled, or its lease lost; its handler was stopped")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} attempt {Attempt} was cancelled; its handler was stopped")]
     private static partial void LogAbandoned(ILogger logger, string taskId, int attempt);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Grace period over; cancelling and handing back {Count} attempts")]

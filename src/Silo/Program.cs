@@ -18,7 +18,7 @@ internal static class SiloProgram
             ContentRootPath = AppContext.BaseDirectory,
         });
         builder.Configuration.AddSchedulerEnvironment();
-        builder.Services.AddSilo(builder.Configuration);
+        builder.UseOrleans(silo => silo.AddScheduler(builder.Configuration));
         await builder.Build().RunAsync();
     }
 }

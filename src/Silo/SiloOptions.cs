@@ -1,29 +1,32 @@
 namespace OrleansScheduler.Silo;
 
-/// <summary>One silo's settings, bound from the "Silo" section.</summary>
+/// <summary>One silo's settings, bound from the "Silo" section (SILO_ID sets <see cref="SiloId"/>).</summary>
 public sealed class SiloOptions
 {
     public const string SectionName = "Silo";
 
-    /// <summary>This silo's name in the cluster; generated from host and process id when empty.</summary>
+    /// <summary>This silo's name in the cluster (Orleans' silo name); generated from host and process
+    /// id when empty.</summary>
     public string? SiloId { get; set; }
 
-    /// <summary>Whether this process hosts a silo at all (WebApi: false makes a pure front end).</summary>
+    /// <summary>Whether this process hosts a silo at all (WebApi: false makes a pure front end, an
+    /// Orleans client of the silos on the same PostgreSQL database).</summary>
     public bool Enabled { get; set; } = true;
 
-    /// <summary>Most attempts this silo runs at once; the cluster-wide slot limit applies on top.</summary>
-    public int Capacity { get; set; } = 256;
+    /// <summary>Orleans' silo-to-silo port; 0 picks a free one, so several silos start side by side
+    /// on one machine with no port settings.</summary>
+    public int SiloPort { get; set; }
 
-    /// <summary>Most tasks claimed in one turn.</summary>
-    public int ClaimBatchSize { get; set; } = 256;
+    /// <summary>Orleans' gateway port for clients (front ends); 0 picks a free one.</summary>
+    public int GatewayPort { get; set; }
 
-    /// <summary>Fallback poll when no wake-up event arrives; wake-ups are events, this only bounds
-    /// how long a missed one could matter.</summary>
-    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
+    /// <summary>The address other silos and clients reach this one at (a cluster across machines
+    /// sets the machine's own).</summary>
+    public string AdvertisedAddress { get; set; } = "127.0.0.1";
 
-    /// <summary>How often the silo heartbeats and renews its attempts' leases; keep it well under
-    /// Scheduler:LeaseDuration (a third or less) so a slow heartbeat does not lose a lease.</summary>
-    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(2);
+    /// <summary>Orleans' cluster id: silos and front ends with the same id and database form one
+    /// cluster (several clusters may share a database).</summary>
+    public string ClusterId { get; set; } = "orleans-scheduler";
 
     /// <summary>On a graceful stop, how long in-flight attempts may run on before they are
     /// cancelled and handed back to the queue.</summary>
@@ -36,20 +39,24 @@ public sealed class SiloOptions
 
     public void Validate()
     {
-        if (Capacity is < 1 or > 100_000)
+        if (SiloPort is < 0 or > 65535 || GatewayPort is < 0 or > 65535)
         {
-            throw new InvalidOperationException($"{SectionName}:{nameof(Capacity)} must be from 1 to 100000, not {Capacity}.");
+            throw new InvalidOperationException($"{SectionName}:{nameof(SiloPort)} and {nameof(GatewayPort)} must be ports (0 picks a free one).");
         }
 
-        if (ClaimBatchSize is < 1 or > 10_000)
+        if (!System.Net.IPAddress.TryParse(AdvertisedAddress, out _))
         {
-            throw new InvalidOperationException($"{SectionName}:{nameof(ClaimBatchSize)} must be from 1 to 10000, not {ClaimBatchSize}.");
+            throw new InvalidOperationException($"{SectionName}:{nameof(AdvertisedAddress)} must be an IP address, not '{AdvertisedAddress}'.");
         }
 
-        if (PollInterval <= TimeSpan.Zero || HeartbeatInterval <= TimeSpan.Zero || ShutdownGracePeriod < TimeSpan.Zero)
+        if (string.IsNullOrWhiteSpace(ClusterId))
         {
-            throw new InvalidOperationException(
-                $"{SectionName}: {nameof(PollInterval)} and {nameof(HeartbeatInterval)} must be positive, {nameof(ShutdownGracePeriod)} not negative.");
+            throw new InvalidOperationException($"{SectionName}:{nameof(ClusterId)} must not be empty.");
+        }
+
+        if (ShutdownGracePeriod < TimeSpan.Zero)
+        {
+            throw new InvalidOperationException($"{SectionName}:{nameof(ShutdownGracePeriod)} must not be negative.");
         }
     }
 }

@@ -1,4 +1,3 @@
-using OrleansScheduler.Grains.Hosting;
 using OrleansScheduler.Silo;
 using OrleansScheduler.Silo.Hosting;
 using OrleansScheduler.WebApi;
@@ -16,13 +15,15 @@ builder.Services.ConfigureHttpJsonOptions(options => ApiJson.Configure(options.S
 builder.Services.AddOptions<ApiOptions>().Bind(builder.Configuration.GetSection(ApiOptions.SectionName));
 builder.Services.AddProblemDetails();
 builder.Services.AddExceptionHandler<ApiExceptionHandler>();
+// One process co-hosts a silo (the default, on SQLite); with Silo:Enabled=false it is a pure front
+// end, an Orleans client of the silos on the same PostgreSQL database.
 if (builder.Configuration.GetValue(SiloOptions.SectionName + ":" + nameof(SiloOptions.Enabled), true))
 {
-    builder.Services.AddSilo(builder.Configuration);
+    builder.UseOrleans(silo => silo.AddScheduler(builder.Configuration));
 }
 else
 {
-    builder.Services.AddGrains(builder.Configuration);
+    builder.UseOrleansClient(client => client.AddSchedulerClient(builder.Configuration));
 }
 
 builder.Services.AddHealthChecks().AddCheck<StoreHealthCheck>("store", tags: ["ready"]);

@@ -1,3 +1,4 @@
+using OrleansScheduler.Grains.Tasks;
 namespace OrleansScheduler.Grains.Tests;
 
 public sealed class TaskStateMachineTests

@@ -6,11 +6,6 @@ namespace OrleansScheduler.Grains.Storage;
 /// the rows they are made from.</summary>
 internal static class BlockedByReasons
 {
-    /// <summary>The reminder reason that marks a retry's backoff (rather than a run_at).</summary>
-    public const string BackoffOver = "retry backoff over";
-
-    public const string RunAtReached = "run_at reached";
-
     private const int Listed = 10;
 
     public static BlockedBy Dependencies(IReadOnlyList<DependencyState> dependencies)
@@ -22,11 +17,11 @@ internal static class BlockedByReasons
             Dependencies: unfinished);
     }
 
-    /// <param name="reason">The pending 'ready' reminder's reason, null when none was found.</param>
-    public static BlockedBy Reminder(DateTimeOffset? until, string? reason)
+    /// <summary>A SCHEDULED task: waiting for its run_at, or for a retry's backoff to end.</summary>
+    public static BlockedBy Due(DateTimeOffset? until, string? dueKind)
     {
         var when = until?.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
-        return reason == BackoffOver
+        return dueKind == Tasks.DueKinds.Backoff
             ? new BlockedBy("backoff", $"retry backoff after a failed attempt; next attempt at {when}", Until: until)
             : new BlockedBy("run_at", $"scheduled to run at {when}", Until: until);
     }
@@ -39,7 +34,7 @@ internal static class BlockedByReasons
             return new BlockedBy("slots", $"ready; all {slots.Limit} slots are held, by {List(holders)}", SlotHolders: holders);
         }
 
-        return new BlockedBy("slots", $"ready; {slots.Limit - slots.InUse} of {slots.Limit} slots are free and a silo is about to claim one", SlotHolders: []);
+        return new BlockedBy("slots", $"ready; {slots.Limit - slots.InUse} of {slots.Limit} slots are free and the ConcurrencyGrain is about to grant one", SlotHolders: []);
     }
 
     /// <summary>Nearest-rank percentile; sorts <paramref name="values"/>.</summary>

@@ -15,8 +15,12 @@ public sealed class StorageOptions
     /// survives a power cut, at the cost of an fsync per commit.</summary>
     public string Synchronous { get; set; } = "NORMAL";
 
-    /// <summary>Most turns committed together in one transaction (group commit).</summary>
+    /// <summary>Most grain writes committed together in one transaction (group commit).</summary>
     public int MaxTurnsPerCommit { get; set; } = 1024;
+
+    /// <summary>PostgreSQL: writer connections per silo, each committing a batch at a time; two let
+    /// one batch fill while the other commits.</summary>
+    public int PostgresWriters { get; set; } = 2;
 
     public void Validate()
     {
@@ -33,6 +37,11 @@ public sealed class StorageOptions
         if (MaxTurnsPerCommit is < 1 or > 100_000)
         {
             throw new InvalidOperationException($"{SectionName}:{nameof(MaxTurnsPerCommit)} must be from 1 to 100000.");
+        }
+
+        if (PostgresWriters is < 1 or > 16)
+        {
+            throw new InvalidOperationException($"{SectionName}:{nameof(PostgresWriters)} must be from 1 to 16.");
         }
     }
 }

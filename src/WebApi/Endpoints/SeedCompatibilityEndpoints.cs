@@ -1,3 +1,4 @@
+using Orleans;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
 using OrleansScheduler.Grains.Dag;
@@ -47,7 +48,7 @@ public static class SeedCompatibilityEndpoints
             return ApiProblems.Validation(errors.ToDictionary(e => e.Key == "type" ? "task_type" : e.Key, e => e.Value.ToArray()));
         }
 
-        var submitted = await grains.GetTaskGrain(spec.Id).SubmitAsync(spec, cancellationToken);
+        var submitted = await grains.GetTaskGrain(spec.Id).SubmitAsync(spec);
         return TypedResults.Created($"/api/tasks/{submitted.Id}", submitted);
     }
 }

@@ -1,3 +1,4 @@
+using Orleans;
 namespace OrleansScheduler.WebApi.Endpoints;
 
 /// <summary>Counters, slots, silos: /api/stats (and the seeds' /stats), /api/workers.</summary>
@@ -11,9 +12,9 @@ public static class StatsEndpoints
         return app;
     }
 
-    private static async Task<IResult> Stats(IGrainFactory grains, CancellationToken cancellationToken)
+    private static async Task<IResult> Stats(IGrainFactory grains)
     {
-        var stats = await grains.GetCatalogGrain().GetStatsAsync(cancellationToken);
+        var stats = await grains.GetCatalogGrain().GetStatsAsync();
         return TypedResults.Ok(new
         {
             counts = TaskStatusNames.All.ToDictionary(n => n, n => stats.Counts.GetValueOrDefault(TaskStatusNames.Parse(n))),
@@ -25,6 +26,6 @@ public static class StatsEndpoints
         });
     }
 
-    private static async Task<IResult> Workers(IGrainFactory grains, CancellationToken cancellationToken) =>
-        TypedResults.Ok(await grains.GetCatalogGrain().GetSilosAsync(cancellationToken));
+    private static async Task<IResult> Workers(IGrainFactory grains) =>
+        TypedResults.Ok(await grains.GetCatalogGrain().GetSilosAsync());
 }

@@ -1,3 +1,5 @@
+using TaskRequest = OrleansScheduler.WebApi.Requests.TaskRequest;
+using Orleans;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
@@ -67,7 +69,7 @@ public static class TaskEndpoints
                 return ApiProblems.Validation(errors.ToDictionary(e => e.Key, e => e.Value.ToArray()));
             }
 
-            var submitted = await grains.GetTaskGrain(spec.Id).SubmitAsync(spec, cancellationToken);
+            var submitted = await grains.GetTaskGrain(spec.Id).SubmitAsync(spec);
             return TypedResults.Created(TaskLocation(context, submitted.Id), submitted);
         }
     }
@@ -123,28 +125,28 @@ public static class TaskEndpoints
                 return ApiProblems.Validation(errors.ToDictionary(e => e.Key, e => e.Value.ToArray()));
             }
 
-            var submitted = await grains.GetCatalogGrain().SubmitBatchAsync(specs, cancellationToken);
+            var submitted = await grains.GetCatalogGrain().SubmitBatchAsync(specs);
             return TypedResults.Created((string?)null, submitted);
         }
     }
 
     private static async Task<IResult> Get(string id, IGrainFactory grains, CancellationToken cancellationToken) =>
-        await grains.GetTaskGrain(id).GetAsync(cancellationToken) is { } task
+        await grains.GetTaskGrain(id).GetAsync() is { } task
             ? TypedResults.Ok(task)
             : ApiProblems.NotFound(id);
 
     private static async Task<IResult> Events(string id, IGrainFactory grains, CancellationToken cancellationToken) =>
-        await grains.GetTaskGrain(id).GetEventsAsync(cancellationToken) is { } events
+        await grains.GetTaskGrain(id).GetEventsAsync() is { } events
             ? TypedResults.Ok(events)
             : ApiProblems.NotFound(id);
 
     private static async Task<IResult> Cancel(string id, IGrainFactory grains, CancellationToken cancellationToken) =>
-        await grains.GetTaskGrain(id).CancelAsync(cancellationToken) is { } status
+        await grains.GetTaskGrain(id).CancelAsync() is { } status
             ? TypedResults.Ok(new SubmittedTask(id, status))
             : ApiProblems.NotFound(id);
 
     private static async Task<IResult> Retry(string id, IGrainFactory grains, CancellationToken cancellationToken) =>
-        await grains.GetTaskGrain(id).RetryAsync(cancellationToken) is { } status
+        await grains.GetTaskGrain(id).RetryAsync() is { } status
             ? TypedResults.Ok(new SubmittedTask(id, status))
             : ApiProblems.NotFound(id);
 
@@ -201,7 +203,7 @@ public static class TaskEndpoints
         }
 
         var query = new TaskQuery(null, type, pageSize, after, skip) { AnyStatus = statusFilter.Count > 0 ? statusFilter : null, NewestFirst = newestFirst };
-        var page = await grains.GetCatalogGrain().ListAsync(query, cancellationToken);
+        var page = await grains.GetCatalogGrain().ListAsync(query);
         if (page.NextCursor is { } next)
         {
             var link = new List<string>();

@@ -4,7 +4,7 @@ using OrleansScheduler.Grains.Storage;
 namespace OrleansScheduler.WebApi.Health;
 
 /// <summary>Ready when the store is open and answers a query.</summary>
-internal sealed class StoreHealthCheck(ITaskStore store) : IHealthCheck
+internal sealed class StoreHealthCheck(SchedulerDatabase store) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {

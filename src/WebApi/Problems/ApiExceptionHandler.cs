@@ -34,13 +34,16 @@ internal sealed class ApiExceptionHandler : IExceptionHandler
         return true;
     }
 
-    /// <summary>The database is gone for now rather than the request wrong: a PostgreSQL connection
-    /// refused, broken or shut down by the server (Npgsql calls these transient), or a SQLite file
-    /// locked past its busy timeout.</summary>
+    /// <summary>The scheduler is out of reach for now rather than the request wrong: a PostgreSQL
+    /// connection refused, broken or shut down by the server (Npgsql calls these transient), a SQLite
+    /// file locked past its busy timeout, or the silos unreachable (a front end whose silos are down,
+    /// a grain call that timed out while a silo died).</summary>
     private static bool IsStoreUnavailable(Exception exception) => exception switch
     {
         Npgsql.NpgsqlException { IsTransient: true } => true,
         Microsoft.Data.Sqlite.SqliteException { SqliteErrorCode: SqliteBusy or SqliteLocked } => true,
+        Orleans.Runtime.SiloUnavailableException or Orleans.Runtime.OrleansMessageRejectionException
+            or Orleans.Runtime.Messaging.ConnectionFailedException or Orleans.Runtime.GatewayTooBusyException or TimeoutException => true,
         _ => exception.InnerException is { } inner && IsStoreUnavailable(inner),
     };
 

@@ -36,16 +36,23 @@ public sealed class DatabaseUrlTests
     }
 
     [Theory]
-    [InlineData("postgres://u:p@localhost:5432/sched", typeof(PostgresTaskStore))]
-    [InlineData("Host=localhost;Database=sched", typeof(PostgresTaskStore))]
-    [InlineData("scheduler-test.db", typeof(SqliteTaskStore))]
-    public async Task AddGrains_registers_the_store_of_the_engine_the_url_names(string url, Type expected)
+    [InlineData("postgres://u:p@localhost:5432/sched", typeof(PostgresDatabase))]
+    [InlineData("Host=localhost;Database=sched", typeof(PostgresDatabase))]
+    [InlineData("scheduler-test.db", typeof(SqliteDatabase))]
+    public async Task The_database_of_the_engine_the_url_names_is_registered(string url, Type expected)
     {
         var configuration = new ConfigurationBuilder()
             .AddInMemoryCollection(new Dictionary<string, string?> { ["Storage:DatabaseUrl"] = url })
             .Build();
-        await using var provider = new ServiceCollection().AddLogging().AddGrains(configuration).BuildServiceProvider();
+        await using var provider = new ServiceCollection().AddLogging().AddSchedulerDatabase(configuration).BuildServiceProvider();
 
-        Assert.IsType(expected, provider.GetRequiredService<ITaskStore>());
+        Assert.IsType(expected, provider.GetRequiredService<SchedulerDatabase>());
+    }
+
+    [Fact]
+    public void A_silos_pool_is_bounded_unless_the_url_sets_one()
+    {
+        Assert.Equal(PostgresDatabase.DefaultMaxPoolSize, new NpgsqlConnectionStringBuilder(PostgresDatabase.ConnectionStringFor("postgres://u@h/d")).MaxPoolSize);
+        Assert.Equal(7, new NpgsqlConnectionStringBuilder(PostgresDatabase.ConnectionStringFor("Host=h;Database=d;Maximum Pool Size=7")).MaxPoolSize);
     }
 }

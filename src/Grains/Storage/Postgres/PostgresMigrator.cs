@@ -13,23 +13,34 @@ internal static partial class PostgresMigrator
 
     public static IReadOnlyList<(int Version, string Name, string Sql)> Migrations { get; } = EmbeddedMigrations.Load("postgresql");
 
+    private const string MigrationLock = "SELECT pg_advisory_xact_lock(@key)";
+
+    private const string CreateSchemaVersion = """
+        CREATE TABLE IF NOT EXISTS schema_version (
+            version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())
+        """;
+
+    private const string CurrentVersion = "SELECT coalesce(max(version), 0) FROM schema_version";
+
+    private const string RecordVersion = "INSERT INTO schema_version (version, name) VALUES (@version, @name)";
+
     /// <summary>Answers how many migrations this call applied.</summary>
     public static async Task<int> ApplyAsync(NpgsqlConnection connection, ILogger logger, CancellationToken cancellationToken)
     {
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        await using (var lockCommand = new NpgsqlCommand(PostgresSql.MigrationLock, connection, transaction))
+        await using (var lockCommand = new NpgsqlCommand(MigrationLock, connection, transaction))
         {
             lockCommand.Parameters.AddWithValue("key", LockKey);
             await lockCommand.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        await using (var create = new NpgsqlCommand(PostgresSql.CreateSchemaVersion, connection, transaction))
+        await using (var create = new NpgsqlCommand(CreateSchemaVersion, connection, transaction))
         {
             await create.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
         int current;
-        await using (var read = new NpgsqlCommand(PostgresSql.CurrentVersion, connection, transaction))
+        await using (var read = new NpgsqlCommand(CurrentVersion, connection, transaction))
         {
             current = Convert.ToInt32(await read.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
         }
@@ -47,7 +58,7 @@ internal static partial class PostgresMigrator
                 await apply.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             }
 
-            await using (var record = new NpgsqlCommand(PostgresSql.RecordVersion, connection, transaction))
+            await using (var record = new NpgsqlCommand(RecordVersion, connection, transaction))
             {
                 record.Parameters.AddWithValue("version", version);
                 record.Parameters.AddWithValue("name", name);

@@ -1,0 +1,126 @@
+-- The runtime statements of the PostgreSQL engine, by name (river's "-- name:" convention). The
+-- same names, parameters and columns as sql/sqlite/queries.sql, so the C# around them is one logic
+-- for both engines. Times cross as Unix milliseconds (ms_to_ts / ts_to_ms, migration 0003); json
+-- columns cross as text. Nullable parameters carry a cast, since Npgsql sends a null untyped.
+--
+-- Each silo group-commits its own grains' writes; a task's row is written only by its one
+-- activation, so silos do not contend for rows. The counters are sharded by backend (16 rows a
+-- status) so that silos committing at once do not queue on one row lock.
+
+-- name: ReadTask
+SELECT t.seq, t.id, t.type, t.status, t.priority, t.duration_ms, t.payload::text, ts_to_ms(t.run_at), t.timeout_ms,
+       t.attempts, t.max_attempts, t.worker_id, t.attempt_silo, t.grant_id, ts_to_ms(t.created_at), ts_to_ms(t.queued_at),
+       ts_to_ms(t.started_at), ts_to_ms(t.completed_at), ts_to_ms(t.due_at), t.due_kind, t.result::text, t.error,
+       t.retry_backoff_ms, t.retry_backoff_max_ms, t.version,
+       (SELECT coalesce(json_agg(json_build_array(u.id, u.seq, u.status)), '[]'::json)::text
+        FROM task_edges e JOIN tasks u ON u.seq = e.upstream WHERE e.downstream = t.seq),
+       (SELECT coalesce(json_agg(d.id), '[]'::json)::text
+        FROM task_edges e JOIN tasks d ON d.seq = e.downstream WHERE e.upstream = t.seq)
+FROM tasks t WHERE t.id = @id;
+
+-- name: InsertTask
+INSERT INTO tasks (id, type, status, priority, duration_ms, payload, run_at, timeout_ms, attempts,
+                   max_attempts, pending_deps, created_at, queued_at, completed_at, error,
+                   retry_backoff_ms, retry_backoff_max_ms, due_at, due_kind, version)
+VALUES (@id, @type, @status, @priority, @duration_ms, @payload::json, ms_to_ts(@run_at::bigint), @timeout_ms::bigint, 0,
+        @max_attempts, @pending_deps, ms_to_ts(@created_at), ms_to_ts(@queued_at::bigint), ms_to_ts(@completed_at::bigint),
+        @error::text, @retry_backoff_ms, @retry_backoff_max_ms, ms_to_ts(@due_at::bigint), @due_kind::text, 0)
+ON CONFLICT (id) DO NOTHING
+RETURNING seq;
+
+-- name: InsertEdge
+INSERT INTO task_edges (upstream, downstream) VALUES (@upstream, @downstream) ON CONFLICT DO NOTHING;
+
+-- name: UpdateTask
+UPDATE tasks SET status = @status, attempts = @attempts, worker_id = @worker_id::text,
+                 attempt_silo = @attempt_silo::text, grant_id = @grant_id, pending_deps = @pending_deps,
+                 queued_at = ms_to_ts(@queued_at::bigint), started_at = ms_to_ts(@started_at::bigint),
+                 completed_at = ms_to_ts(@completed_at::bigint), due_at = ms_to_ts(@due_at::bigint),
+                 due_kind = @due_kind::text, result = @result::json, error = @error::text,
+                 version = version + 1
+WHERE seq = @seq AND version = @version;
+
+-- name: InsertEvent
+INSERT INTO task_events (task, at, from_status, to_status, silo, attempt, reason)
+VALUES (@task, ms_to_ts(@at), @from_status::text, @to_status, @silo::text, @attempt::integer, @reason::text);
+
+-- name: AddToCount
+UPDATE status_counts SET count = count + @delta WHERE status = @status AND shard = pg_backend_pid() % 16;
+
+-- name: AddCompletions
+INSERT INTO completions_per_second (second, shard, count) VALUES (@second, pg_backend_pid() % 16, @count)
+ON CONFLICT (second, shard) DO UPDATE SET count = completions_per_second.count + excluded.count;
+
+-- name: PruneCompletions
+DELETE FROM completions_per_second WHERE second < @before;
+
+-- name: ReadConcurrency
+SELECT version, next_grant FROM concurrency WHERE id = 0;
+
+-- name: ReadHolders
+SELECT slot_no, task_id, grant_id, ts_to_ms(granted_at) FROM slot_holders ORDER BY slot_no;
+
+-- name: InsertConcurrency
+INSERT INTO concurrency (id, version, next_grant) VALUES (0, 0, @next_grant) ON CONFLICT (id) DO NOTHING;
+
+-- name: UpdateConcurrency
+UPDATE concurrency SET version = version + 1, next_grant = @next_grant WHERE id = 0 AND version = @version;
+
+-- name: UpsertHolder
+INSERT INTO slot_holders (slot_no, task_id, grant_id, granted_at) VALUES (@slot_no, @task_id, @grant_id, ms_to_ts(@granted_at))
+ON CONFLICT (slot_no) DO UPDATE SET task_id = excluded.task_id, grant_id = excluded.grant_id, granted_at = excluded.granted_at;
+
+-- name: DeleteHolder
+DELETE FROM slot_holders WHERE slot_no = @slot_no;
+
+-- name: TaskSeqAndStatusById
+SELECT seq, status FROM tasks WHERE id = @id;
+
+-- name: EventsOf
+SELECT ts_to_ms(at), from_status, to_status, silo, attempt, reason FROM task_events WHERE task = @seq ORDER BY seq;
+
+-- name: DependenciesOf
+SELECT u.id, u.status FROM task_edges e JOIN tasks u ON u.seq = e.upstream WHERE e.downstream = @seq ORDER BY e.upstream;
+
+-- name: SummaryColumns
+-- The head of a listing; src/Grains/Storage/TaskListing.cs appends the filters, order and page.
+SELECT seq, id, type, status, priority, attempts, ts_to_ms(created_at), ts_to_ms(started_at), ts_to_ms(completed_at) FROM tasks
+
+-- name: Counts
+SELECT status, sum(count)::bigint FROM status_counts GROUP BY status;
+
+-- name: CompletedSince
+SELECT coalesce(sum(count), 0)::bigint FROM completions_per_second WHERE second > @since;
+
+-- name: RecentCompletions
+SELECT ts_to_ms(started_at) - ts_to_ms(queued_at), ts_to_ms(completed_at) - ts_to_ms(started_at)
+FROM tasks
+WHERE status = 'COMPLETED' AND completed_at IS NOT NULL
+ORDER BY completed_at DESC LIMIT 1000;
+
+-- name: ReadyTasks
+SELECT id FROM tasks WHERE status = 'QUEUED' ORDER BY priority DESC, seq LIMIT @max;
+
+-- name: DueScheduled
+SELECT id FROM tasks WHERE status = 'SCHEDULED' AND due_at <= ms_to_ts(@until) ORDER BY due_at LIMIT @max;
+
+-- name: StalledWaiting
+-- WAITING tasks that a dependency's end should have moved on (one failed, or none is unfinished):
+-- recovery wakes them in case that notification was lost.
+SELECT d.id FROM tasks d
+WHERE d.status = 'WAITING'
+  AND (EXISTS (SELECT 1 FROM task_edges e JOIN tasks u ON u.seq = e.upstream
+               WHERE e.downstream = d.seq AND u.status IN ('FAILED', 'CANCELLED', 'UPSTREAM_FAILED'))
+       OR NOT EXISTS (SELECT 1 FROM task_edges e JOIN tasks u ON u.seq = e.upstream
+                      WHERE e.downstream = d.seq AND u.status <> 'COMPLETED'))
+LIMIT @max;
+
+-- name: StalledUpstreamFailed
+SELECT d.id FROM tasks d
+WHERE d.status = 'UPSTREAM_FAILED'
+  AND NOT EXISTS (SELECT 1 FROM task_edges e JOIN tasks u ON u.seq = e.upstream
+                  WHERE e.downstream = d.seq AND u.status IN ('FAILED', 'CANCELLED', 'UPSTREAM_FAILED'))
+LIMIT @max;
+
+-- name: Ping
+SELECT 1;

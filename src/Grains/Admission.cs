@@ -1,5 +1,0 @@
-namespace OrleansScheduler.Grains;
-
-/// <summary>How a submitted task enters the graph (<see cref="TaskStateMachine.Admit"/>).</summary>
-/// <param name="Error">Set when a dependency already failed: the task starts UPSTREAM_FAILED with it.</param>
-public sealed record Admission(IReadOnlyList<string> Dependencies, int Pending, TaskStatus Status, string Reason, string? Error);

@@ -1,0 +1,141 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Runtime;
+using OrleansScheduler.Grains.Storage;
+
+namespace OrleansScheduler.Grains.Concurrency;
+
+/// <summary>The cluster's only issuer of execution slots: a singleton (key 0) that grants free slots
+/// to the highest-priority, oldest ready tasks, read from the ready index of the tasks table (the
+/// durable queue: a task is QUEUED there before it asks). Holders are written before their grants
+/// are sent, so a re-activation elsewhere knows every slot in use; a holder is freed only when its
+/// task gives the grant back, so the limit holds whatever dies. Each silo batches its traffic here
+/// (<see cref="SlotRequests"/>), and one turn grants many slots.</summary>
+internal sealed partial class ConcurrencyGrain(
+    [PersistentState("slots", StorageNames.Slots)] IPersistentState<ConcurrencyState> slots,
+    TaskReadModel reads,
+    TimeProvider timeProvider,
+    IOptions<SchedulerOptions> options,
+    ILogger<ConcurrencyGrain> logger) : Grain, IConcurrencyGrain, IRemindable
+{
+    /// <summary>The reminder that wakes this grain on a surviving silo if its own died, to send its
+    /// holders their grants again (a holder whose silo died records its lost attempt and gives the
+    /// slot back). A silo's start and a silo's death do the same at once (RecoveryTriggers).</summary>
+    public const string ReminderName = "recover-holders";
+
+    private ConcurrencyState State => slots.State;
+
+    private int Limit => options.Value.MaxConcurrentTasks;
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        await this.RegisterOrUpdateReminder(ReminderName, options.Value.RecoveryPeriod, options.Value.RecoveryPeriod).ConfigureAwait(true);
+        LogActivated(logger, State.Holders.Count, Limit);
+    }
+
+    public async Task UpdateAsync(SlotUpdate update)
+    {
+        ArgumentNullException.ThrowIfNull(update);
+        var byGrant = update.Released.Count + update.Started.Count > 0
+            ? State.Holders.ToDictionary(h => h.Value.GrantId, h => h.Key)
+            : null;
+        var changed = false;
+        foreach (var grant in update.Released)
+        {
+            if (byGrant!.Remove(grant, out var slot))
+            {
+                State.Holders.Remove(slot);
+                State.Dirty.Add(slot);
+                changed = true;
+            }
+        }
+
+        foreach (var start in update.Started)
+        {
+            if (byGrant!.TryGetValue(start.GrantId, out var slot))
+            {
+                (State.Holders[slot].SiloId, State.Holders[slot].Attempt) = (start.SiloId, start.Attempt);
+            }
+        }
+
+        await GrantAsync(scan: update.Wake || changed).ConfigureAwait(true);
+    }
+
+    public Task<SlotsView> GetSlotsAsync()
+    {
+        var holders = State.Holders.OrderBy(h => h.Key)
+            .Select(h => new SlotHolder(h.Key, h.Value.TaskId, h.Value.SiloId ?? "", h.Value.Attempt, h.Value.GrantedAt))
+            .ToList();
+        return Task.FromResult(new SlotsView(Limit, holders.Count, holders));
+    }
+
+    public async Task RecoverAsync()
+    {
+        // One-way: a holder on a frozen silo must not hold up this turn. Each holder answers by
+        // confirming (alive), by recording its lost attempt and giving the slot back, or by giving
+        // back a grant it no longer holds.
+        foreach (var holder in State.Holders)
+        {
+            _ = GrainFactory.GetGrain<ITaskGrain>(holder.Value.TaskId).StartAsync(new SlotGrant(holder.Value.GrantId, holder.Key));
+        }
+
+        LogRecovering(logger, State.Holders.Count);
+        await GrantAsync(scan: true).ConfigureAwait(true);
+    }
+
+    public Task ReceiveReminder(string reminderName, TickStatus status) => RecoverAsync();
+
+    /// <summary>Grants every free slot to the next ready tasks: they are read from the ready index
+    /// (skipping tasks that hold a grant they have not taken up yet), written as holders, and only
+    /// then sent their grants.</summary>
+    private async Task GrantAsync(bool scan)
+    {
+        var free = Limit - State.Holders.Count;
+        var granted = new List<(string TaskId, SlotGrant Grant)>();
+        if (scan && free > 0)
+        {
+            var pending = State.Holders.Values.Where(h => !h.Started).Select(h => h.TaskId).ToHashSet(StringComparer.Ordinal);
+            var ready = await reads.ReadyTasksAsync(free + pending.Count).ConfigureAwait(true);
+            var now = timeProvider.GetUtcNow();
+            var slot = 1;
+            foreach (var taskId in ready)
+            {
+                if (granted.Count == free)
+                {
+                    break;
+                }
+
+                if (pending.Contains(taskId))
+                {
+                    continue;
+                }
+
+                while (State.Holders.ContainsKey(slot))
+                {
+                    slot++;
+                }
+
+                var grant = new SlotGrant(State.NextGrant++, slot);
+                State.Holders[slot] = new SlotHolding(taskId, grant.GrantId, now);
+                State.Dirty.Add(slot);
+                granted.Add((taskId, grant));
+            }
+        }
+
+        if (State.Dirty.Count > 0 || !slots.RecordExists)
+        {
+            await slots.WriteStateAsync().ConfigureAwait(true);
+        }
+
+        foreach (var (taskId, grant) in granted)
+        {
+            _ = GrainFactory.GetGrain<ITaskGrain>(taskId).StartAsync(grant);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "ConcurrencyGrain activated with {Holders} holders, limit {Limit}")]
+    private static partial void LogActivated(ILogger logger, int holders, int limit);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "ConcurrencyGrain recovering: sending {Holders} holders their grants again")]
+    private static partial void LogRecovering(ILogger logger, int holders);
+}

@@ -1,0 +1,103 @@
+using Microsoft.Extensions.Logging;
+
+namespace OrleansScheduler.Grains.Concurrency;
+
+/// <summary>A silo's slot traffic to the ConcurrencyGrain, batched: at most one call is in flight,
+/// and every release, start and wake-up that arrives meanwhile rides on the next. The singleton
+/// handles one turn at a time, so this is what keeps it from being the bottleneck.</summary>
+public sealed partial class SlotRequests(IGrainFactory grains, ILogger<SlotRequests> logger)
+{
+    private static readonly TimeSpan RetryDelay = TimeSpan.FromMilliseconds(200);
+
+    private readonly Lock _lock = new();
+    private List<long> _released = [];
+    private List<SlotStart> _started = [];
+    private bool _wake;
+    private bool _inFlight;
+
+    /// <summary>The attempt of this grant ended, or the task refused the grant.</summary>
+    public void Release(long grantId)
+    {
+        lock (_lock)
+        {
+            _released.Add(grantId);
+        }
+
+        Flush();
+    }
+
+    /// <summary>A task accepted its grant and runs this attempt on this silo.</summary>
+    public void Started(long grantId, string siloId, int attempt)
+    {
+        lock (_lock)
+        {
+            _started.Add(new SlotStart(grantId, siloId, attempt));
+        }
+
+        Flush();
+    }
+
+    /// <summary>A task became ready for a slot.</summary>
+    public void Wake()
+    {
+        lock (_lock)
+        {
+            _wake = true;
+        }
+
+        Flush();
+    }
+
+    private void Flush()
+    {
+        SlotUpdate update;
+        lock (_lock)
+        {
+            if (_inFlight || (_released.Count == 0 && _started.Count == 0 && !_wake))
+            {
+                return;
+            }
+
+            update = new SlotUpdate(_released, _started, _wake);
+            (_released, _started, _wake, _inFlight) = ([], [], false, true);
+        }
+
+        // Off the calling grain's scheduler: the call belongs to the silo, not to the task that
+        // happened to trigger it, and its answer must not wait for that task's next turn.
+        _ = Task.Run(() => SendAsync(update));
+    }
+
+    private async Task SendAsync(SlotUpdate update)
+    {
+        try
+        {
+            await grains.GetGrain<IConcurrencyGrain>(0).UpdateAsync(update).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // The ConcurrencyGrain's silo died mid-call, or it timed out. Releases must not be lost
+            // (a held slot that nobody gives back shrinks the cluster's limit until recovery), so
+            // the update goes round again; every part of it is idempotent.
+            LogUpdateFailed(logger, ex, update.Released.Count, update.Started.Count);
+            await Task.Delay(RetryDelay).ConfigureAwait(false);
+            lock (_lock)
+            {
+                _released.AddRange(update.Released);
+                _started.AddRange(update.Started);
+                _wake |= update.Wake;
+            }
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                _inFlight = false;
+            }
+
+            Flush();
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Slot update to the ConcurrencyGrain failed ({Released} releases, {Started} starts); sending it again")]
+    private static partial void LogUpdateFailed(ILogger logger, Exception exception, int released, int started);
+}

@@ -1,0 +1,88 @@
+using System.Data.Common;
+
+namespace OrleansScheduler.Grains.Storage;
+
+/// <summary>The database the grains keep their state in, which is also the read model of lists,
+/// counters, events and the dashboard: a SQLite file (one process) or a PostgreSQL database (a
+/// cluster of silos). What differs between the two is here and in sql/&lt;engine&gt;/; the grain
+/// storage, the read model and the reminder table are one logic over <see cref="Sql"/>.</summary>
+public abstract class SchedulerDatabase : IAsyncDisposable
+{
+    private GroupCommitWriter? _writer;
+
+    protected SchedulerDatabase(string engine)
+    {
+        Engine = engine;
+        Sql = SqlStatements.Load(engine);
+    }
+
+    /// <summary>"sqlite" or "postgresql": the folder of sql/ its statements come from.</summary>
+    public string Engine { get; }
+
+    public SqlStatements Sql { get; }
+
+    /// <summary>Where it is, for logs and errors (a file path, or host and database).</summary>
+    public abstract string Description { get; }
+
+    /// <summary>Applies the migrations and starts the writer. Called once, before the silo starts.</summary>
+    public async Task OpenAsync(CancellationToken cancellationToken)
+    {
+        if (_writer is not null)
+        {
+            return;
+        }
+
+        await MigrateAsync(cancellationToken).ConfigureAwait(false);
+        _writer = CreateWriter();
+    }
+
+    /// <summary>Runs <paramref name="write"/> in the next group commit; completes once it committed,
+    /// or with the write's own exception (it changed nothing).</summary>
+    public Task<T> WriteAsync<T>(Func<DbWrite, T> write) =>
+        (_writer ?? throw new InvalidOperationException($"The {Engine} database is not open yet.")).RunAsync(write);
+
+    /// <summary>An open connection for reads (pooled); dispose it when done.</summary>
+    public abstract Task<DbConnection> OpenReadAsync(CancellationToken cancellationToken = default);
+
+    public async Task<bool> PingAsync(CancellationToken cancellationToken)
+    {
+        if (_writer is null)
+        {
+            return false;
+        }
+
+        await using var connection = await OpenReadAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = Sql["Ping"];
+        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture) == 1;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_writer is not null)
+        {
+            await _writer.DisposeAsync().ConfigureAwait(false);
+            _writer = null;
+        }
+
+        await CloseAsync().ConfigureAwait(false);
+        GC.SuppressFinalize(this);
+    }
+
+    protected abstract Task MigrateAsync(CancellationToken cancellationToken);
+
+    private protected abstract GroupCommitWriter CreateWriter();
+
+    protected virtual ValueTask CloseAsync() => ValueTask.CompletedTask;
+
+    /// <summary>A connection for one writer thread, open; it lives as long as it works.</summary>
+    internal abstract DbConnection OpenWriteConnection();
+
+    internal abstract DbTransaction BeginWriteTransaction(DbConnection connection);
+
+    /// <summary>The database is unreachable or busy for now: the batch is tried again.</summary>
+    internal abstract bool IsTransient(Exception exception);
+
+    /// <summary>The database failed in a way no write caused (I/O, disk full): the batch fails whole.</summary>
+    internal abstract bool IsFatal(Exception exception);
+}

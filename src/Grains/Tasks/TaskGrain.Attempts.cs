@@ -1,0 +1,183 @@
+using Microsoft.Extensions.Logging;
+
+namespace OrleansScheduler.Grains.Tasks;
+
+/// <summary>Attempts. The ConcurrencyGrain grants a slot; the task persists RUNNING, hands the attempt
+/// to the silo's executor and tells the ConcurrencyGrain it started; the executor reports the end,
+/// the task persists the outcome and gives the slot back. The grant id fences every step: a task
+/// takes a grant once, and a report from an attempt that is no longer the live one is refused.</summary>
+internal sealed partial class TaskGrain
+{
+    public async Task StartAsync(SlotGrant grant)
+    {
+        ArgumentNullException.ThrowIfNull(grant);
+        if (!await ExistsAsync().ConfigureAwait(true))
+        {
+            slots.Release(grant.GrantId);
+            return;
+        }
+
+        if (grant.GrantId <= State.GrantId)
+        {
+            // Sent again by the ConcurrencyGrain's recovery, or a stale copy.
+            if (grant.GrantId == State.GrantId && State.Status == TaskStatus.Running)
+            {
+                if (runner.IsRunning(State.Id, State.GrantId))
+                {
+                    slots.Started(grant.GrantId, silo.Name, State.Attempts);
+                }
+                else
+                {
+                    await LoseAttemptAsync().ConfigureAwait(true);
+                }
+            }
+            else
+            {
+                slots.Release(grant.GrantId);
+            }
+
+            return;
+        }
+
+        State.GrantId = grant.GrantId;
+        if (State.Status != TaskStatus.Queued || !runner.Accepting)
+        {
+            // Refused (cancelled meanwhile, or this silo is stopping): the grant is remembered, so a
+            // copy of it that arrives after a retry cannot start an attempt without a slot.
+            await PersistAsync().ConfigureAwait(true);
+            slots.Release(grant.GrantId);
+            if (!runner.Accepting)
+            {
+                // The next grant activates the task on a silo that is not stopping.
+                DeactivateOnIdle();
+            }
+
+            return;
+        }
+
+        var attempt = State.Attempts + 1;
+        State.Attempts = attempt;
+        (State.WorkerId, State.AttemptSilo, State.StartedAt) = (silo.Name, silo.SiloAddress.ToParsableString(), Now);
+        Move(TaskStatus.Running, $"attempt {attempt} of {State.MaxAttempts} started", silo.Name, attempt);
+        await PersistAsync().ConfigureAwait(true);
+
+        // An activation with a running attempt is kept until the attempt ends: a new one elsewhere
+        // would take the attempt for lost.
+        DelayDeactivation(TimeSpan.MaxValue);
+        runner.Start(new AttemptLease(
+            State.Id, attempt, State.MaxAttempts, grant.GrantId, silo.Name, State.Type, State.DurationMs,
+            Storage.Json.Parse(State.Payload), State.TimeoutMs, State.StartedAt!.Value));
+        slots.Started(grant.GrantId, silo.Name, attempt);
+    }
+
+    public async Task<bool> EndAttemptAsync(AttemptOutcome outcome)
+    {
+        ArgumentNullException.ThrowIfNull(outcome);
+        if (!IsLive(outcome.Lease))
+        {
+            return false;
+        }
+
+        await EndAttemptAsync(outcome.Succeeded, outcome.Result?.GetRawText(), outcome.Error).ConfigureAwait(true);
+        return true;
+    }
+
+    public async Task<bool> HandBackAsync(AttemptLease lease, string reason)
+    {
+        ArgumentNullException.ThrowIfNull(lease);
+        if (!IsLive(lease))
+        {
+            return false;
+        }
+
+        State.Attempts--;
+        Move(TaskStatus.Queued, reason, State.WorkerId, lease.Attempt);
+        (State.WorkerId, State.AttemptSilo, State.StartedAt, State.QueuedAt) = (null, null, null, Now);
+        await PersistAsync().ConfigureAwait(true);
+        DelayDeactivation(TimeSpan.Zero);
+        slots.Release(lease.GrantId);
+        slots.Wake();
+
+        // This silo is stopping: the next grant activates the task on another.
+        DeactivateOnIdle();
+        return true;
+    }
+
+    private bool IsLive(AttemptLease lease) =>
+        task.RecordExists && State.Status == TaskStatus.Running && State.GrantId == lease.GrantId;
+
+    /// <summary>The attempt's silo is gone (crashed, or declared dead while frozen): the attempt counts
+    /// as failed, so a task that keeps killing silos ends FAILED instead of looping.</summary>
+    private async Task LoseAttemptAsync()
+    {
+        LogAttemptLost(logger, State.Id, State.Attempts, State.WorkerId);
+        await EndAttemptAsync(false, null,
+            $"attempt lost: the silo that held its lease ({State.WorkerId}) is gone (crashed, or declared dead); recovered on {silo.Name}").ConfigureAwait(true);
+    }
+
+    /// <summary>Records how the live attempt ended: COMPLETED; SCHEDULED for its backoff (or QUEUED
+    /// at once without one) with attempts left; FAILED without. Then the slot goes back and the
+    /// dependents are told.</summary>
+    private async Task EndAttemptAsync(bool succeeded, string? result, string? error)
+    {
+        var (attempt, grant, siloName) = (State.Attempts, State.GrantId, State.WorkerId);
+        if (succeeded)
+        {
+            Move(TaskStatus.Completed, "completed", siloName, attempt);
+            (State.CompletedAt, State.Result, State.Error) = (Now, result, null);
+        }
+        else
+        {
+            error = string.IsNullOrEmpty(error) ? "failed" : error;
+            var next = TaskStateMachine.AfterAttempt(succeeded: false, attempt, State.MaxAttempts);
+            var backoff = TimeSpan.Zero;
+            if (next == TaskStatus.Queued)
+            {
+                backoff = TaskStateMachine.Backoff(attempt, State.RetryBackoffMs, State.RetryBackoffMaxMs, Random.Shared.NextDouble());
+                next = TaskStateMachine.Retrying(backoff);
+            }
+
+            Move(next, next switch
+            {
+                TaskStatus.Queued => $"attempt {attempt} of {State.MaxAttempts} failed, retrying now: {error}",
+                TaskStatus.Scheduled => $"attempt {attempt} of {State.MaxAttempts} failed, retrying after {backoff.TotalMilliseconds:0} ms: {error}",
+                _ => $"attempt {attempt} of {State.MaxAttempts} failed, no attempts left: {error}",
+            }, siloName, attempt);
+            (State.Result, State.Error) = (null, error);
+            switch (next)
+            {
+                case TaskStatus.Queued:
+                    State.QueuedAt = Now;
+                    break;
+                case TaskStatus.Scheduled:
+                    (State.DueAt, State.DueKind) = (Now + backoff, DueKinds.Backoff);
+                    break;
+                default:
+                    State.CompletedAt = Now;
+                    break;
+            }
+        }
+
+        State.AttemptSilo = null;
+        await PersistAsync().ConfigureAwait(true);
+        DelayDeactivation(TimeSpan.Zero);
+        slots.Release(grant);
+        switch (State.Status)
+        {
+            case TaskStatus.Completed:
+                NotifyCompleted();
+                DeactivateOnIdle();
+                break;
+            case TaskStatus.Failed:
+                await NotifyFailedAsync(State.Id, TaskStatus.Failed).ConfigureAwait(true);
+                DeactivateOnIdle();
+                break;
+            default:
+                AfterStatusChange();
+                break;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId}: attempt {Attempt} on silo {Silo} was lost; it counts as failed")]
+    private static partial void LogAttemptLost(ILogger logger, string taskId, int attempt, string? silo);
+}

@@ -1,0 +1,160 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Runtime;
+using OrleansScheduler.Grains.Concurrency;
+using OrleansScheduler.Grains.Execution;
+using OrleansScheduler.Grains.Storage;
+
+namespace OrleansScheduler.Grains.Tasks;
+
+/// <summary>One task (docs/architecture.md). Its state is its row of the tasks table, written through
+/// <see cref="TaskStateStorage"/>; every change of status goes through <see cref="TaskStateMachine"/>.
+/// Its turns never wait for a handler: an attempt runs in the silo's <see cref="IAttemptRunner"/>,
+/// which reports back with <see cref="EndAttemptAsync"/>. Split by concern: submission and
+/// subscriptions (.Submit), notifications between tasks (.Dependencies), attempts (.Attempts),
+/// cancel, retry and due times (.Lifecycle).</summary>
+internal sealed partial class TaskGrain(
+    [PersistentState("task", StorageNames.Tasks)] IPersistentState<TaskState> task,
+    SlotRequests slots,
+    IAttemptRunner runner,
+    TaskReadModel reads,
+    ILocalSiloDetails silo,
+    TimeProvider timeProvider,
+    IOptions<SchedulerOptions> options,
+    ILogger<TaskGrain> logger) : Grain, ITaskGrain
+{
+    /// <summary>Set on activation: the state was read a moment ago, so the first call need not read
+    /// it again to learn whether the task exists.</summary>
+    private bool _freshlyRead;
+
+    private TaskState State => task.State;
+
+    private DateTimeOffset Now => timeProvider.GetUtcNow();
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _freshlyRead = true;
+        if (!task.RecordExists)
+        {
+            return;
+        }
+
+        if (State.Status == TaskStatus.Running)
+        {
+            // Activated with an attempt under way: unless this silo's executor runs it (the
+            // activation was collected mid-attempt), the silo that ran it is gone.
+            if (runner.IsRunning(State.Id, State.GrantId))
+            {
+                DelayDeactivation(TimeSpan.MaxValue);
+            }
+            else
+            {
+                await LoseAttemptAsync().ConfigureAwait(true);
+            }
+        }
+        else if (State.Status == TaskStatus.Waiting)
+        {
+            await SettleWaitingAsync().ConfigureAwait(true);
+        }
+        else
+        {
+            ArmDueTimer();
+        }
+    }
+
+    public async Task<TaskView?> GetAsync()
+    {
+        if (!await ExistsAsync().ConfigureAwait(true))
+        {
+            return null;
+        }
+
+        var state = State;
+        var blockedBy = state.Status switch
+        {
+            TaskStatus.Waiting => BlockedByReasons.Dependencies(await reads.DependenciesAsync(state.Seq).ConfigureAwait(true)),
+            TaskStatus.Scheduled => BlockedByReasons.Due(state.DueAt, state.DueKind),
+            TaskStatus.Queued => BlockedByReasons.Slots(await GrainFactory.GetGrain<IConcurrencyGrain>(0).GetSlotsAsync().ConfigureAwait(true)),
+            _ => null,
+        };
+        return new TaskView(
+            state.Id,
+            state.Type,
+            state.Status,
+            state.DurationMs,
+            state.Dependencies.Select(d => d.Id).ToList(),
+            Json.Parse(state.Payload),
+            state.Priority,
+            state.RunAt,
+            state.TimeoutMs,
+            state.Attempts,
+            state.MaxAttempts,
+            state.WorkerId,
+            state.CreatedAt,
+            state.StartedAt,
+            state.CompletedAt,
+            Json.Parse(state.Result),
+            state.Error,
+            blockedBy);
+    }
+
+    public async Task<IReadOnlyList<TaskEvent>?> GetEventsAsync() =>
+        await ExistsAsync().ConfigureAwait(true) ? await reads.EventsAsync(State.Seq).ConfigureAwait(true) : null;
+
+    /// <summary>Whether the task exists. A whole-DAG submission writes new tasks' rows without
+    /// activating them, so an activation that found no row reads again before it says no; one that
+    /// has nothing to hold goes once idle.</summary>
+    private async Task<bool> ExistsAsync(bool deactivateIfMissing = true)
+    {
+        if (!task.RecordExists && !_freshlyRead)
+        {
+            await task.ReadStateAsync().ConfigureAwait(true);
+        }
+
+        _freshlyRead = false;
+        if (!task.RecordExists && deactivateIfMissing)
+        {
+            DeactivateOnIdle();
+        }
+
+        return task.RecordExists;
+    }
+
+    private void Move(TaskStatus to, string reason, string? siloId = null, int? attempt = null) =>
+        TaskStateMachine.Move(State, to, Now, reason, siloId, attempt);
+
+    /// <summary>Writes the state. If the write fails the state in memory is ahead of the database, so
+    /// this activation goes and the next one reads what was committed; a stale ETag
+    /// (<see cref="Orleans.Storage.InconsistentStateException"/>) means another activation owns the
+    /// task now, and Orleans deactivates this one anyway.</summary>
+    private async Task PersistAsync()
+    {
+        try
+        {
+            await task.WriteStateAsync().ConfigureAwait(true);
+        }
+        catch (Exception ex)
+        {
+            LogWriteFailed(logger, ex, State.Id);
+            DeactivateOnIdle();
+            throw;
+        }
+    }
+
+    /// <summary>What a write that changed the status owes the rest of the cluster: a ready task asks
+    /// for a slot, a scheduled one sets its timer.</summary>
+    private void AfterStatusChange()
+    {
+        if (State.Status == TaskStatus.Queued)
+        {
+            slots.Wake();
+        }
+
+        ArmDueTimer();
+    }
+
+    private ITaskGrain TaskRef(string id) => GrainFactory.GetGrain<ITaskGrain>(id);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId}: its state could not be written; the activation is dropped and the next one reads the database")]
+    private static partial void LogWriteFailed(ILogger logger, Exception exception, string taskId);
+}
