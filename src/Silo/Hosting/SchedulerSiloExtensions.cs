@@ -10,6 +10,7 @@ using OrleansScheduler.Grains.Execution;
 using OrleansScheduler.Grains.Hosting;
 using OrleansScheduler.Grains.Storage;
 using OrleansScheduler.Grains.Storage.Postgres;
+using OrleansScheduler.Grains.Storage.Sqlite;
 using OrleansScheduler.Silo.Handlers;
 
 namespace OrleansScheduler.Silo.Hosting;
@@ -57,9 +58,22 @@ public static class SchedulerSiloExtensions
         ArgumentNullException.ThrowIfNull(silo);
         ArgumentNullException.ThrowIfNull(configuration);
         silo.AddSchedulerGrains(configuration);
+
+        // Orleans' own ADO.NET grain storage over the same database, for grains whose state is
+        // small and rarely written (sql/*/000N_orleans_persistence.sql); TaskGrain and the
+        // ConcurrencyGrain use our group-committed providers instead.
         if (SchedulerGrainsExtensions.IsPostgres(configuration))
         {
-            silo.UseAdoNetReminderService(o => (o.Invariant, o.ConnectionString) = ("Npgsql", PostgresConnectionString(configuration)));
+            var connectionString = PostgresConnectionString(configuration);
+            silo.UseAdoNetReminderService(o => (o.Invariant, o.ConnectionString) = ("Npgsql", connectionString));
+            silo.AddAdoNetGrainStorage(StorageNames.AdoNet, o => (o.Invariant, o.ConnectionString) = ("Npgsql", connectionString));
+        }
+        else
+        {
+            // "System.Data.SQLite" is Orleans' invariant for Microsoft.Data.Sqlite.
+            var storage = configuration.GetSection(StorageOptions.SectionName).Get<StorageOptions>() ?? new StorageOptions();
+            silo.AddAdoNetGrainStorage(StorageNames.AdoNet, o =>
+                (o.Invariant, o.ConnectionString) = ("System.Data.SQLite", SqliteDatabase.SharedConnectionStringFor(storage.DatabaseUrl)));
         }
 
         // The recovery reminders' period is Scheduler:RecoveryPeriod (a minute by default); tests

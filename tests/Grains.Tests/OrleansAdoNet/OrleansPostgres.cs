@@ -6,13 +6,13 @@ using OrleansScheduler.Grains.Tests.Postgres;
 namespace OrleansScheduler.Grains.Tests.OrleansAdoNet;
 
 /// <summary>The PostgreSQL side of the Orleans tests: the class's fresh database (see
-/// <see cref="PostgresDatabase"/>), migrated by the production migrator, so Orleans runs against
+/// <see cref="PostgresTestDatabase"/>), migrated by the production migrator, so Orleans runs against
 /// exactly the sql/postgresql files the store applies at start-up.</summary>
 internal static class OrleansPostgres
 {
     /// <summary>Applies every migration to the class's database and answers the connection string
     /// Orleans' providers get. Skips the test without a server (fails under CI).</summary>
-    public static async Task<string> MigrateAsync(PostgresDatabase database, string applicationName)
+    public static async Task<string> MigrateAsync(PostgresTestDatabase database, string applicationName)
     {
         var connectionString = database.Require();
         await using (var connection = new NpgsqlConnection(connectionString))

@@ -18,8 +18,8 @@ namespace OrleansScheduler.Grains.Tests.OrleansAdoNet;
 /// property of their internal DbStoredQueries has a row; grain storage selects the keys named in
 /// AdoNetGrainStorage.DefaultInitializationQuery), so an Orleans upgrade that needs a new key fails
 /// here by name.</summary>
-public sealed partial class OrleansQueryCatalogueTests(PostgresDatabase database, TempFolder folder)
-    : IClassFixture<PostgresDatabase>, IClassFixture<TempFolder>
+public sealed partial class OrleansQueryCatalogueTests(PostgresTestDatabase database, TempFolder folder)
+    : IClassFixture<PostgresTestDatabase>, IClassFixture<TempFolder>
 {
     /// <summary>Optional in Orleans.Clustering.AdoNet 10.4.2 (looked up by name, used for the
     /// per-row cleanup of dead silos when present); ours installs it.</summary>

@@ -20,7 +20,7 @@ namespace OrleansScheduler.Grains.Tests.OrleansAdoNet;
 /// database: real silos in this process form a cluster through it, and Orleans' own membership
 /// table class is driven through the protocol's conditional writes.</summary>
 [Collection(OrleansSilosCollection.Name)]
-public sealed class PostgresClusteringTests(PostgresDatabase database, ITestOutputHelper output) : IClassFixture<PostgresDatabase>
+public sealed class PostgresClusteringTests(PostgresTestDatabase database, ITestOutputHelper output) : IClassFixture<PostgresTestDatabase>
 {
     private const int Active = 3;
     private const int Dead = 6;

@@ -8,8 +8,8 @@ namespace OrleansScheduler.Grains.Tests.OrleansAdoNet;
 /// sql/postgresql/0006_orleans_persistence.sql, applied by the production migrator to a fresh
 /// database, with the silo clustered through 0004.</summary>
 [Collection(OrleansSilosCollection.Name)]
-public sealed class PostgresGrainStorageTests(PostgresDatabase database, ITestOutputHelper output)
-    : GrainStorageContract(output), IClassFixture<PostgresDatabase>
+public sealed class PostgresGrainStorageTests(PostgresTestDatabase database, ITestOutputHelper output)
+    : GrainStorageContract(output), IClassFixture<PostgresTestDatabase>
 {
     protected override async Task<StorageUnderTest> StartAsync(string test)
     {

@@ -12,7 +12,7 @@ namespace OrleansScheduler.Grains.Tests.OrleansAdoNet;
 /// sql/postgresql/0005_orleans_reminders.sql, applied by the production migrator to a fresh
 /// database, with silos clustered through 0004.</summary>
 [Collection(OrleansSilosCollection.Name)]
-public sealed class PostgresRemindersTests(PostgresDatabase database, ITestOutputHelper output) : IClassFixture<PostgresDatabase>
+public sealed class PostgresRemindersTests(PostgresTestDatabase database, ITestOutputHelper output) : IClassFixture<PostgresTestDatabase>
 {
     private static readonly TimeSpan Second = TimeSpan.FromSeconds(1);
 

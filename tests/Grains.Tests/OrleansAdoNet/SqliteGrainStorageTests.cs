@@ -1,7 +1,9 @@
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging.Abstractions;
 using Orleans.Hosting;
+using OrleansScheduler.Grains.Catalog;
+using OrleansScheduler.Grains.Dag;
 using OrleansScheduler.Grains.Storage.Sqlite;
-using OrleansScheduler.Grains.Tests.Storage;
 using OrleansScheduler.Grains.Tests.Support;
 using Xunit.Abstractions;
 
@@ -10,23 +12,20 @@ namespace OrleansScheduler.Grains.Tests.OrleansAdoNet;
 /// <summary>Orleans' ADO.NET grain storage on SQLite (AddAdoNetGrainStorage with Invariant
 /// "System.Data.SQLite", which Orleans maps to Microsoft.Data.Sqlite) on
 /// sql/sqlite/0004_orleans_persistence.sql. The file is opened the way production opens it: by
-/// this project's SqliteTaskStore, which switches it to WAL and applies the migrations, and which
+/// this project's SqliteDatabase, which switches it to WAL and applies the migrations, and which
 /// keeps its own writer running beside Orleans.</summary>
 [Collection(OrleansSilosCollection.Name)]
 public sealed class SqliteGrainStorageTests(TempFolder folder, ITestOutputHelper output)
     : GrainStorageContract(output), IClassFixture<TempFolder>
 {
-    /// <summary>The connection string Orleans gets: the store's own read settings. Pooling, and a
-    /// 30 s default command timeout, which is also how long Microsoft.Data.Sqlite keeps retrying
-    /// a busy database: an Orleans write waits for the store's writer to commit instead of
-    /// failing with SQLITE_BUSY.</summary>
-    public static string ForOrleans(string path) => new SqliteConnectionStringBuilder
-    {
-        DataSource = path,
-        Mode = SqliteOpenMode.ReadWrite,
-        Pooling = true,
-        DefaultTimeout = 30,
-    }.ToString();
+    /// <summary>The connection string Orleans gets: the one production gives it
+    /// (<see cref="SqliteDatabase.SharedConnectionString"/>: pooled, and a 30 s default command
+    /// timeout, which is also how long Microsoft.Data.Sqlite keeps retrying a busy database, so an
+    /// Orleans write waits for our writer to commit instead of failing with SQLITE_BUSY).</summary>
+    public static string ForOrleans(string path) => Open(path).SharedConnectionString;
+
+    private static SqliteDatabase Open(string path) =>
+        new(new OrleansScheduler.Grains.Storage.StorageOptions { DatabaseUrl = path }, TimeProvider.System, NullLogger<SqliteDatabase>.Instance);
 
     protected override async Task<StorageUnderTest> StartAsync(string test) => await StartSqliteAsync(test);
 
@@ -66,7 +65,8 @@ public sealed class SqliteGrainStorageTests(TempFolder folder, ITestOutputHelper
         {
             for (var i = 0; i < 40; i++)
             {
-                await under.Store.SubmitAsync(Specs.Plan(Specs.Task($"task-{i}")), CancellationToken.None);
+                var states = TaskBatch.NewStates(DagValidator.Plan([Specs.Task($"task-{i}")]), [], DateTimeOffset.UtcNow, new SchedulerOptions());
+                await under.Store.WriteAsync(write => TaskBatch.InsertAll(write, states));
             }
         });
         var writes = grains.Select(async grain =>
@@ -79,14 +79,14 @@ public sealed class SqliteGrainStorageTests(TempFolder folder, ITestOutputHelper
         await Task.WhenAll([submissions, .. writes]);
 
         Assert.Equal(5L, await under.CountAsync("version = 4"));
-        Assert.Equal(40L, (await under.Store.GetStatsAsync(CancellationToken.None)).Counts.Values.Sum());
+        Assert.Equal(40L, await under.ScalarAsync<long>("SELECT count(*) FROM tasks"));
     }
 
     private async Task<SqliteUnderTest> StartSqliteAsync(string test)
     {
         var path = folder.File(test + ".db");
-        var store = SqliteTaskStoreTests.Create(path, maxConcurrentTasks: 2);
-        await store.InitializeAsync(CancellationToken.None);
+        var store = Open(path);
+        await store.OpenAsync(CancellationToken.None);
         try
         {
             var connectionString = ForOrleans(path);
@@ -115,12 +115,12 @@ public sealed class SqliteGrainStorageTests(TempFolder folder, ITestOutputHelper
         }
     }
 
-    private sealed class SqliteUnderTest(OrleansSilo silo, string serviceId, string path, SqliteTaskStore store)
+    private sealed class SqliteUnderTest(OrleansSilo silo, string serviceId, string path, SqliteDatabase store)
         : StorageUnderTest(silo, serviceId)
     {
         public string Path => path;
 
-        public SqliteTaskStore Store => store;
+        public SqliteDatabase Store => store;
 
         public override async Task<int> ExecuteAsync(string sql)
         {

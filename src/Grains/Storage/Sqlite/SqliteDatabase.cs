@@ -29,13 +29,7 @@ public sealed partial class SqliteDatabase : SchedulerDatabase
         _timeProvider = timeProvider;
         _logger = logger;
         FilePath = Path.GetFullPath(PathFromUrl(options.DatabaseUrl));
-        _readConnectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = FilePath,
-            Mode = SqliteOpenMode.ReadWrite,
-            Pooling = true,
-            DefaultTimeout = 30,
-        }.ToString();
+        _readConnectionString = SharedConnectionStringFor(options.DatabaseUrl);
         _writeConnectionString = new SqliteConnectionStringBuilder
         {
             DataSource = FilePath,
@@ -52,6 +46,17 @@ public sealed partial class SqliteDatabase : SchedulerDatabase
     /// <summary>For Orleans' ADO.NET providers over the same file (the "adonet" grain storage):
     /// pooled, with a busy timeout, since our writer holds the write lock most of the time.</summary>
     public string SharedConnectionString => _readConnectionString;
+
+    /// <summary>The connection string of reads, and of Orleans' ADO.NET grain storage over the same
+    /// file: pooled, with a 30 s busy timeout (Microsoft.Data.Sqlite retries a locked database that
+    /// long), since our writer holds the write lock much of the time.</summary>
+    public static string SharedConnectionStringFor(string databaseUrl) => new SqliteConnectionStringBuilder
+    {
+        DataSource = Path.GetFullPath(PathFromUrl(databaseUrl)),
+        Mode = SqliteOpenMode.ReadWrite,
+        Pooling = true,
+        DefaultTimeout = 30,
+    }.ToString();
 
     /// <summary>Accepts a plain path, "sqlite:path", "file:path" or "Data Source=path".</summary>
     public static string PathFromUrl(string url)
