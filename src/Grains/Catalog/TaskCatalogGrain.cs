@@ -18,6 +18,7 @@ internal sealed class TaskCatalogGrain(
     TaskReadModel reads,
     SlotRequests slots,
     IAttemptRunner runner,
+    IClusterMembershipService membership,
     TimeProvider timeProvider,
     IOptions<SchedulerOptions> options) : Grain, ITaskCatalogGrain
 {
@@ -72,8 +73,9 @@ internal sealed class TaskCatalogGrain(
     {
         var (counts, total, throughput, latency) = await reads.StatsAsync().ConfigureAwait(true);
         var slotsView = await GrainFactory.GetGrain<IConcurrencyGrain>(0).GetSlotsAsync().ConfigureAwait(true);
-        var hosts = await GrainFactory.GetGrain<IManagementGrain>(0).GetDetailedHosts(onlyActive: true).ConfigureAwait(true);
-        return new SchedulerStats(counts, total, slotsView, hosts.Count(h => h.Status == SiloStatus.Active), throughput, latency);
+        // This silo's view of membership: no database read per call, as the dashboard polls this.
+        var alive = membership.CurrentSnapshot.Members.Values.Count(m => m.Status == SiloStatus.Active);
+        return new SchedulerStats(counts, total, slotsView, alive, throughput, latency);
     }
 
     public async Task<IReadOnlyList<SiloView>> GetSilosAsync()
