@@ -5,7 +5,9 @@ namespace OrleansScheduler;
 public interface ITaskCatalogGrain : IGrainWithIntegerKey
 {
     /// <summary>All or nothing: dependencies may point inside the batch, in any order, or at
-    /// existing tasks.</summary>
+    /// existing tasks. A batch of 100,000 tasks takes seconds, more on a busy machine: longer than
+    /// Orleans' default 30 s response timeout must not turn a batch that commits into an error.</summary>
+    [ResponseTimeout("00:05:00")]
     Task<IReadOnlyList<SubmittedTask>> SubmitBatchAsync(IReadOnlyList<TaskSpec> specs);
 
     Task<TaskPage> ListAsync(TaskQuery query);

@@ -18,12 +18,15 @@ public interface ITaskGrain : IGrainWithStringKey
 
     /// <summary>Cancels a task that has not finished; a RUNNING one's handler is cancelled too, and
     /// its dependents are UPSTREAM_FAILED when this returns. Null when the task does not exist;
-    /// throws <see cref="TaskConflictException"/> when it is already terminal.</summary>
+    /// throws <see cref="TaskConflictException"/> when it is already terminal. Waits for the whole
+    /// subgraph below, which may be large: a longer timeout than Orleans' default.</summary>
+    [ResponseTimeout("00:05:00")]
     Task<TaskStatus?> CancelAsync();
 
     /// <summary>Re-arms a FAILED, CANCELLED or UPSTREAM_FAILED task with fresh attempts, and the
     /// UPSTREAM_FAILED tasks below it (back to WAITING when this returns). Null when the task does
     /// not exist; throws <see cref="TaskConflictException"/> in any other status.</summary>
+    [ResponseTimeout("00:05:00")]
     Task<TaskStatus?> RetryAsync();
 
     /// <summary>Dependents subscribe to this task's end. Answers this task's status (a dependent
@@ -39,10 +42,12 @@ public interface ITaskGrain : IGrainWithStringKey
     /// <summary>A dependency ended FAILED, CANCELLED or UPSTREAM_FAILED because of
     /// <paramref name="causeId"/> ending <paramref name="causeStatus"/>: this task and, before this
     /// returns, everything below it become UPSTREAM_FAILED, each naming the cause. Idempotent.</summary>
+    [ResponseTimeout("00:05:00")]
     Task UpstreamFailedAsync(string upstreamId, string causeId, TaskStatus causeStatus);
 
     /// <summary>A dependency was retried: an UPSTREAM_FAILED task none of whose dependencies is still
     /// failed goes back to WAITING, and so on below it, before this returns. Idempotent.</summary>
+    [ResponseTimeout("00:05:00")]
     Task UpstreamRetriedAsync(string upstreamId);
 
     /// <summary>The ConcurrencyGrain granted this task a slot. Sent again by the ConcurrencyGrain's
@@ -53,7 +58,9 @@ public interface ITaskGrain : IGrainWithStringKey
     Task StartAsync(SlotGrant grant);
 
     /// <summary>Records how an attempt ended. Returns false, changing nothing, when the attempt is
-    /// no longer the live one (cancelled, lost, or this activation is stale).</summary>
+    /// no longer the live one (cancelled, lost, or this activation is stale). A last failure waits
+    /// for the subgraph below to be UPSTREAM_FAILED.</summary>
+    [ResponseTimeout("00:05:00")]
     Task<bool> EndAttemptAsync(AttemptOutcome outcome);
 
     /// <summary>Gives an attempt back unfinished (its silo is stopping): the task is QUEUED again

@@ -14,28 +14,28 @@ internal sealed class ConcurrencyStateStorage(SchedulerDatabase database) : IGra
     public async Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
         var state = new ConcurrencyState();
-        long? version = null;
-        await using var connection = await database.OpenReadAsync().ConfigureAwait(false);
-        await using (var command = connection.CreateCommand())
+        var version = await database.ReadAsync(async session =>
         {
-            command.CommandText = database.Sql["ReadConcurrency"];
-            await using var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
-            if (await reader.ReadAsync().ConfigureAwait(false))
+            long? version = null;
+            await using (var reader = await session.Command("ReadConcurrency").ExecuteReaderAsync().ConfigureAwait(false))
             {
-                version = reader.GetInt64(0);
-                state.NextGrant = reader.GetInt64(1);
+                if (await reader.ReadAsync().ConfigureAwait(false))
+                {
+                    version = reader.GetInt64(0);
+                    state.NextGrant = reader.GetInt64(1);
+                }
             }
-        }
 
-        await using (var command = connection.CreateCommand())
-        {
-            command.CommandText = database.Sql["ReadHolders"];
-            await using var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
-            while (await reader.ReadAsync().ConfigureAwait(false))
+            await using (var reader = await session.Command("ReadHolders").ExecuteReaderAsync().ConfigureAwait(false))
             {
-                state.Holders[reader.GetInt32(0)] = new SlotHolding(reader.GetString(1), reader.GetInt64(2), reader.GetTime(3));
+                while (await reader.ReadAsync().ConfigureAwait(false))
+                {
+                    state.Holders[reader.GetInt32(0)] = new SlotHolding(reader.GetString(1), reader.GetInt64(2), reader.GetTime(3));
+                }
             }
-        }
+
+            return version;
+        }).ConfigureAwait(false);
 
         grainState.State = (T)(object)state;
         grainState.ETag = version?.ToString(CultureInfo.InvariantCulture);

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Data.Common;
 
 namespace OrleansScheduler.Grains.Storage;
@@ -8,6 +9,7 @@ namespace OrleansScheduler.Grains.Storage;
 /// storage, the read model and the reminder table are one logic over <see cref="Sql"/>.</summary>
 public abstract class SchedulerDatabase : IAsyncDisposable
 {
+    private readonly ConcurrentBag<DbRead> _sessions = [];
     private GroupCommitWriter? _writer;
 
     protected SchedulerDatabase(string engine)
@@ -44,6 +46,42 @@ public abstract class SchedulerDatabase : IAsyncDisposable
     /// <summary>An open connection for reads (pooled); dispose it when done.</summary>
     public abstract Task<DbConnection> OpenReadAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>Most idle read sessions kept open; more may be open while readers overlap.</summary>
+    protected abstract int IdleReadSessions { get; }
+
+    /// <summary>Runs <paramref name="read"/> on a read session of its own (an open connection with
+    /// its statements prepared). A session whose read failed is closed, not reused.</summary>
+    public async Task<T> ReadAsync<T>(Func<DbRead, Task<T>> read)
+    {
+        ArgumentNullException.ThrowIfNull(read);
+        if (!_sessions.TryTake(out var session))
+        {
+            session = new DbRead(Sql, await OpenReadAsync().ConfigureAwait(false));
+        }
+
+        T result;
+        try
+        {
+            result = await read(session).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            session.Dispose();
+            throw;
+        }
+
+        if (_sessions.Count < IdleReadSessions)
+        {
+            _sessions.Add(session);
+        }
+        else
+        {
+            session.Dispose();
+        }
+
+        return result;
+    }
+
     public async Task<bool> PingAsync(CancellationToken cancellationToken)
     {
         if (_writer is null)
@@ -51,10 +89,9 @@ public abstract class SchedulerDatabase : IAsyncDisposable
             return false;
         }
 
-        await using var connection = await OpenReadAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = connection.CreateCommand();
-        command.CommandText = Sql["Ping"];
-        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture) == 1;
+        return await ReadAsync(async session => Convert.ToInt64(
+            await session.Command("Ping").ExecuteScalarAsync(cancellationToken).ConfigureAwait(false),
+            System.Globalization.CultureInfo.InvariantCulture) == 1).ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()
@@ -63,6 +100,11 @@ public abstract class SchedulerDatabase : IAsyncDisposable
         {
             await _writer.DisposeAsync().ConfigureAwait(false);
             _writer = null;
+        }
+
+        while (_sessions.TryTake(out var session))
+        {
+            session.Dispose();
         }
 
         await CloseAsync().ConfigureAwait(false);

@@ -47,24 +47,26 @@ internal sealed class SqliteReminderTable(SchedulerDatabase database) : IReminde
 
     private async Task<ReminderTableData> ReadAsync(string statement, Action<DbCommand> bind)
     {
-        var entries = new List<ReminderEntry>();
-        await using var connection = await database.OpenReadAsync().ConfigureAwait(false);
-        await using var command = connection.CreateCommand();
-        command.CommandText = database.Sql[statement];
-        bind(command);
-        await using var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
-        while (await reader.ReadAsync().ConfigureAwait(false))
+        var entries = await database.ReadAsync(async session =>
         {
-            entries.Add(new ReminderEntry
+            var command = session.Command(statement);
+            bind(command);
+            var entries = new List<ReminderEntry>();
+            await using var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
+            while (await reader.ReadAsync().ConfigureAwait(false))
             {
-                GrainId = GrainId.Parse(reader.GetString(0)),
-                ReminderName = reader.GetString(1),
-                StartAt = DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(2)).UtcDateTime,
-                Period = TimeSpan.FromMilliseconds(reader.GetInt64(3)),
-                ETag = reader.GetInt64(4).ToString(CultureInfo.InvariantCulture),
-            });
-        }
+                entries.Add(new ReminderEntry
+                {
+                    GrainId = GrainId.Parse(reader.GetString(0)),
+                    ReminderName = reader.GetString(1),
+                    StartAt = DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(2)).UtcDateTime,
+                    Period = TimeSpan.FromMilliseconds(reader.GetInt64(3)),
+                    ETag = reader.GetInt64(4).ToString(CultureInfo.InvariantCulture),
+                });
+            }
 
+            return entries;
+        }).ConfigureAwait(false);
         return new ReminderTableData(entries);
     }
 }

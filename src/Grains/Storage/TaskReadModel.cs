@@ -42,25 +42,27 @@ public sealed class TaskReadModel(SchedulerDatabase database, TimeProvider timeP
     public async Task<TaskPage> ListAsync(TaskQuery query)
     {
         ArgumentNullException.ThrowIfNull(query);
-        await using var connection = await database.OpenReadAsync().ConfigureAwait(false);
-        await using var command = connection.CreateCommand();
         var (sql, parameters) = TaskListing.Build(query, database.Sql["SummaryColumns"], '@');
-        command.CommandText = sql;
-        foreach (var (name, value) in parameters)
+        return await database.ReadAsync(async session =>
         {
-            command.Bind(name, value);
-        }
+            await using var command = session.Connection.CreateCommand();
+            command.CommandText = sql;
+            foreach (var (name, value) in parameters)
+            {
+                command.Bind(name, value);
+            }
 
-        await using var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
-        return await TaskListing.ReadPageAsync(reader, query.Limit, static row => new TaskSummary(
-            row.GetString(1),
-            row.GetString(2),
-            TaskStatusNames.Parse(row.GetString(3)),
-            row.GetInt32(4),
-            row.GetInt32(5),
-            row.GetTime(6),
-            row.GetTimeOrNull(7),
-            row.GetTimeOrNull(8)), CancellationToken.None).ConfigureAwait(false);
+            await using var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
+            return await TaskListing.ReadPageAsync(reader, query.Limit, static row => new TaskSummary(
+                row.GetString(1),
+                row.GetString(2),
+                TaskStatusNames.Parse(row.GetString(3)),
+                row.GetInt32(4),
+                row.GetInt32(5),
+                row.GetTime(6),
+                row.GetTimeOrNull(7),
+                row.GetTimeOrNull(8)), CancellationToken.None).ConfigureAwait(false);
+        }).ConfigureAwait(false);
     }
 
     /// <summary>Counts by status (maintained counters), completions in the last minute (per-second
@@ -122,16 +124,17 @@ public sealed class TaskReadModel(SchedulerDatabase database, TimeProvider timeP
         return ids;
     }
 
-    private async Task ReadAsync(string statement, Action<DbCommand> bind, Action<DbDataReader> row)
-    {
-        await using var connection = await database.OpenReadAsync().ConfigureAwait(false);
-        await using var command = connection.CreateCommand();
-        command.CommandText = database.Sql[statement];
-        bind(command);
-        await using var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
-        while (await reader.ReadAsync().ConfigureAwait(false))
+    private Task ReadAsync(string statement, Action<DbCommand> bind, Action<DbDataReader> row) =>
+        database.ReadAsync(async session =>
         {
-            row(reader);
-        }
-    }
+            var command = session.Command(statement);
+            bind(command);
+            await using var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
+            while (await reader.ReadAsync().ConfigureAwait(false))
+            {
+                row(reader);
+            }
+
+            return true;
+        });
 }

@@ -11,17 +11,15 @@ namespace OrleansScheduler.Grains.Storage;
 internal static class TaskRows
 {
     /// <summary>Reads a task's state (ReadTask), or null when no row has that id.</summary>
-    public static async Task<(TaskState State, long Version)?> ReadAsync(SchedulerDatabase database, string id, CancellationToken cancellationToken = default)
-    {
-        await using var connection = await database.OpenReadAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = connection.CreateCommand();
-        command.CommandText = database.Sql["ReadTask"];
-        command.Bind("@id", id);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+    public static Task<(TaskState State, long Version)?> ReadAsync(SchedulerDatabase database, string id) =>
+        database.ReadAsync(async session =>
         {
-            return null;
-        }
+            await using var reader = await session.Command("ReadTask").Bind("@id", id).ExecuteReaderAsync().ConfigureAwait(false);
+            return await reader.ReadAsync().ConfigureAwait(false) ? Read(reader) : ((TaskState, long)?)null;
+        });
+
+    private static (TaskState State, long Version) Read(DbDataReader reader)
+    {
 
         var state = new TaskState
         {
@@ -52,7 +50,7 @@ internal static class TaskRows
         };
         var version = reader.GetInt64(24);
         state.StoredStatus = state.Status;
-        if (reader.GetStringOrNull(25) is { } upstreams)
+        if (reader.GetStringOrNull(25) is { Length: > 2 } upstreams)
         {
             using var json = JsonDocument.Parse(upstreams);
             foreach (var edge in json.RootElement.EnumerateArray())
@@ -61,7 +59,7 @@ internal static class TaskRows
             }
         }
 
-        if (reader.GetStringOrNull(26) is { } subscribers)
+        if (reader.GetStringOrNull(26) is { Length: > 2 } subscribers)
         {
             using var json = JsonDocument.Parse(subscribers);
             foreach (var subscriber in json.RootElement.EnumerateArray())

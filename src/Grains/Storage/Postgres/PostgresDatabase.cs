@@ -49,6 +49,10 @@ public sealed partial class PostgresDatabase : SchedulerDatabase
         return connection;
     }
 
+    /// <summary>Each idle session holds a connection of the silo's pool (<see cref="DefaultMaxPoolSize"/>,
+    /// shared with the writers and Orleans' providers): a few.</summary>
+    protected override int IdleReadSessions => 4;
+
     protected override async Task MigrateAsync(CancellationToken cancellationToken)
     {
         await using var connection = new NpgsqlConnection(ConnectionString);

@@ -80,6 +80,9 @@ public sealed partial class SqliteDatabase : SchedulerDatabase
         return connection;
     }
 
+    /// <summary>Reads run beside the one writer (WAL): enough sessions for the grains reading at once.</summary>
+    protected override int IdleReadSessions => 8;
+
     protected override Task MigrateAsync(CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(FilePath)!);
