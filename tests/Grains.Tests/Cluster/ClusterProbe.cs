@@ -10,11 +10,11 @@ namespace OrleansScheduler.Grains.Tests.Cluster;
 /// (<c>services.AddTaskHandler</c>).</summary>
 public sealed class ClusterProbe
 {
-    private readonly ConcurrentDictionary<string, TaskCompletionSource<string?>> _gates = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, string?> _open = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, int> _failNext = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _deaf = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<Execution> _executions = new();
-    private volatile bool _opened;
+    private volatile bool _allOpen;
 
     public IReadOnlyList<Execution> Executions => [.. _executions];
 
@@ -22,16 +22,22 @@ public sealed class ClusterProbe
 
     /// <summary>Lets every gated attempt of <paramref name="taskId"/>, now and later, succeed (with
     /// <paramref name="result"/> as its JSON result).</summary>
-    public void Open(string taskId, string? result = null) => Gate(taskId).TrySetResult(result);
+    public void Open(string taskId, string? result = null)
+    {
+        _open[taskId] = result;
+        foreach (var execution in ExecutionsOf(taskId))
+        {
+            execution.Gate.TrySetResult(result);
+        }
+    }
 
-    /// <summary>Fails the gated attempt of <paramref name="taskId"/> that runs now (the next one
+    /// <summary>Fails the gated attempt of <paramref name="taskId"/> that runs now (a later one
     /// waits at a closed gate again).</summary>
     public void Fail(string taskId)
     {
-        if (_gates.TryRemove(taskId, out var gate))
-        {
-            gate.TrySetException(new InvalidOperationException("gate: failed by the test"));
-        }
+        var running = ExecutionsOf(taskId).LastOrDefault(e => e.Outcome is null)
+            ?? throw new InvalidOperationException($"No attempt of {taskId} is running to fail.");
+        running.Gate.TrySetException(new InvalidOperationException("gate: failed by the test"));
     }
 
     /// <summary>The next <paramref name="attempts"/> gated attempts of <paramref name="taskId"/> fail
@@ -62,28 +68,28 @@ public sealed class ClusterProbe
     /// <summary>Opens every gate, now and later: a cluster being torn down lets its attempts end.</summary>
     public void OpenAll()
     {
-        _opened = true;
-        foreach (var gate in _gates.Values)
+        _allOpen = true;
+        foreach (var execution in _executions)
         {
-            gate.TrySetResult(null);
+            execution.Gate.TrySetResult(null);
         }
     }
 
-    internal TaskCompletionSource<string?> Gate(string taskId)
-    {
-        var gate = _gates.GetOrAdd(taskId, _ => new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously));
-        if (_opened)
-        {
-            gate.TrySetResult(null);
-        }
-
-        return gate;
-    }
-
+    /// <summary>Records an execution that starts now. Its gate is open already if the test opened
+    /// the task's; a test that sees the execution can open or fail it.</summary>
     internal Execution Enter(TaskExecution execution, string silo)
     {
         var entry = new Execution(execution.TaskId, execution.Attempt, silo);
         _executions.Enqueue(entry);
+        if (_allOpen)
+        {
+            entry.Gate.TrySetResult(null);
+        }
+        else if (_open.TryGetValue(execution.TaskId, out var result))
+        {
+            entry.Gate.TrySetResult(result);
+        }
+
         return entry;
     }
 
@@ -109,6 +115,9 @@ public sealed class ClusterProbe
         public long Ended { get; set; }
 
         public string? Outcome { get; set; }
+
+        /// <summary>What a gated execution waits for: a result, or a failure.</summary>
+        internal TaskCompletionSource<string?> Gate { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         /// <summary>Most of <paramref name="executions"/> that ran at the same moment.</summary>
         public static int Peak(IEnumerable<Execution> executions)

@@ -23,7 +23,7 @@ public sealed class GateHandler(ClusterProbe probe, ILocalSiloDetails silo) : IT
                 throw new InvalidOperationException($"gate: attempt {execution.Attempt} fails as the test asked");
             }
 
-            var result = await probe.Gate(execution.TaskId).Task.WaitAsync(cancellationToken);
+            var result = await entry.Gate.Task.WaitAsync(cancellationToken);
             outcome = "succeeded";
             return result is null ? null : JsonDocument.Parse(result).RootElement.Clone();
         }
