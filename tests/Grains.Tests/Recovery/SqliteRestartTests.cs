@@ -55,6 +55,34 @@ public sealed class SqliteRestartTests(TempFolder folder) : IClassFixture<TempFo
     }
 
     [Fact]
+    public async Task A_graceful_stop_hands_the_running_attempt_back_and_the_restart_runs_it_uncounted()
+    {
+        var file = folder.File("handed.db");
+        var clock = new ShiftedClock();
+        await using (var before = await StartAsync(file, clock, new ClusterProbe()))
+        {
+            await before.Grains.GetTaskGrain("only-once").SubmitAsync(Spec("only-once", GateHandler.TypeName) with { MaxAttempts = 1 });
+            await WaitAsync(before, "only-once", t => t.Status == TaskStatus.Running && before.Probe.ExecutionsOf("only-once").Count == 1, "runs");
+
+            // Stopped with the gate closed: the executor cancels the attempt and hands it back.
+            await before.StopAsync();
+            Assert.Equal("cancelled", before.Probe.ExecutionsOf("only-once")[0].Outcome);
+        }
+
+        var probe = new ClusterProbe();
+        probe.Open("only-once");
+        await using var after = await StartAsync(file, clock, probe);
+
+        var done = await WaitAsync(after, "only-once", t => t.Status == TaskStatus.Completed, "completes");
+        Assert.Equal(1, done.Attempts);
+        var events = (await after.Grains.GetTaskGrain("only-once").GetEventsAsync())!;
+        Assert.Equal(
+            [(null, TaskStatus.Queued), (TaskStatus.Queued, TaskStatus.Running), (TaskStatus.Running, TaskStatus.Queued), (TaskStatus.Queued, TaskStatus.Running), (TaskStatus.Running, TaskStatus.Completed)],
+            events.Select(e => ((TaskStatus?)e.From, e.To)));
+        Assert.Contains("handed back", events[2].Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task What_fell_due_or_was_left_unheard_while_no_silo_ran_is_recovered_at_start()
     {
         var file = folder.File("due.db");
