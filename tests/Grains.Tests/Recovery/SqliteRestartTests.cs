@@ -137,6 +137,26 @@ public sealed class SqliteRestartTests(TempFolder folder) : IClassFixture<TempFo
         await after.Grains.GetGrain<IReminderProbeGrain>(key).Unregister("tick");
     }
 
+    [Fact]
+    public async Task A_second_cluster_on_a_file_in_use_is_refused_and_takes_nothing_from_the_first()
+    {
+        var file = folder.File("shared.db");
+        var clock = new ShiftedClock();
+        await using var first = await StartAsync(file, clock, new ClusterProbe());
+        await first.Grains.GetTaskGrain("mine").SubmitAsync(Spec("mine", GateHandler.TypeName));
+        await WaitAsync(first, "mine", t => t.Status == TaskStatus.Running && first.Probe.ExecutionsOf("mine").Count == 1, "runs");
+
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => StartAsync(file, clock, new ClusterProbe()));
+
+        var refusal = error as InvalidOperationException ?? error.InnerException as InvalidOperationException;
+        Assert.True(refusal is not null && refusal.Message.Contains(".lock", StringComparison.Ordinal) && refusal.Message.Contains("DATABASE_URL", StringComparison.Ordinal),
+            $"not a clear refusal: {error}");
+        var task = (await first.Grains.GetTaskGrain("mine").GetAsync())!;
+        Assert.Equal((TaskStatus.Running, 1), (task.Status, task.Attempts));
+        first.Probe.Open("mine");
+        await WaitAsync(first, "mine", t => t.Status == TaskStatus.Completed, "completes");
+    }
+
     private static TaskSpec Spec(string id, string type) =>
         new(id, type, 0, [], null, TaskSpec.DefaultPriority, null, null, TaskSpec.DefaultMaxAttempts) { RetryBackoffMs = 0 };
 
