@@ -12,19 +12,21 @@ SELECT t.seq, t.id, t.type, t.status, t.priority, t.duration_ms, t.payload::text
        t.attempts, t.max_attempts, t.worker_id, t.attempt_silo, t.grant_id, ts_to_ms(t.created_at), ts_to_ms(t.queued_at),
        ts_to_ms(t.started_at), ts_to_ms(t.completed_at), ts_to_ms(t.due_at), t.due_kind, t.result::text, t.error,
        t.retry_backoff_ms, t.retry_backoff_max_ms, t.version,
-       (SELECT coalesce(json_agg(json_build_array(u.id, u.seq, u.status)), '[]'::json)::text
+       (SELECT coalesce(json_agg(json_build_array(u.id, u.seq, u.status, u.cause_id, u.cause_status)), '[]'::json)::text
         FROM task_edges e JOIN tasks u ON u.seq = e.upstream WHERE e.downstream = t.seq),
        (SELECT coalesce(json_agg(d.id), '[]'::json)::text
-        FROM task_edges e JOIN tasks d ON d.seq = e.downstream WHERE e.upstream = t.seq)
+        FROM task_edges e JOIN tasks d ON d.seq = e.downstream WHERE e.upstream = t.seq),
+       t.cause_id, t.cause_status
 FROM tasks t WHERE t.id = @id;
 
 -- name: InsertTask
 INSERT INTO tasks (id, type, status, priority, duration_ms, payload, run_at, timeout_ms, attempts,
                    max_attempts, pending_deps, created_at, queued_at, completed_at, error,
-                   retry_backoff_ms, retry_backoff_max_ms, due_at, due_kind, version)
+                   retry_backoff_ms, retry_backoff_max_ms, due_at, due_kind, cause_id, cause_status, version)
 VALUES (@id, @type, @status, @priority, @duration_ms, @payload::json, ms_to_ts(@run_at::bigint), @timeout_ms::bigint, 0,
         @max_attempts, @pending_deps, ms_to_ts(@created_at), ms_to_ts(@queued_at::bigint), ms_to_ts(@completed_at::bigint),
-        @error::text, @retry_backoff_ms, @retry_backoff_max_ms, ms_to_ts(@due_at::bigint), @due_kind::text, 0)
+        @error::text, @retry_backoff_ms, @retry_backoff_max_ms, ms_to_ts(@due_at::bigint), @due_kind::text,
+        @cause_id::text, @cause_status::text, 0)
 ON CONFLICT (id) DO NOTHING
 RETURNING seq;
 
@@ -37,7 +39,7 @@ UPDATE tasks SET status = @status, attempts = @attempts, worker_id = @worker_id:
                  queued_at = ms_to_ts(@queued_at::bigint), started_at = ms_to_ts(@started_at::bigint),
                  completed_at = ms_to_ts(@completed_at::bigint), due_at = ms_to_ts(@due_at::bigint),
                  due_kind = @due_kind::text, result = @result::json, error = @error::text,
-                 version = version + 1
+                 cause_id = @cause_id::text, cause_status = @cause_status::text, version = version + 1
 WHERE seq = @seq AND version = @version;
 
 -- name: InsertEvent
@@ -80,7 +82,7 @@ SELECT seq, status FROM tasks WHERE id = @id;
 SELECT ts_to_ms(at), from_status, to_status, silo, attempt, reason FROM task_events WHERE task = @seq ORDER BY seq;
 
 -- name: DependenciesOf
-SELECT u.id, u.status FROM task_edges e JOIN tasks u ON u.seq = e.upstream WHERE e.downstream = @seq ORDER BY e.upstream;
+SELECT u.id, u.status, u.cause_id, u.cause_status FROM task_edges e JOIN tasks u ON u.seq = e.upstream WHERE e.downstream = @seq ORDER BY e.upstream;
 
 -- name: SummaryColumns
 -- The head of a listing; src/Grains/Storage/TaskListing.cs appends the filters, order and page.

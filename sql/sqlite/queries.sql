@@ -14,10 +14,11 @@ SELECT t.seq, t.id, t.type, t.status, t.priority, t.duration_ms, t.payload, t.ru
        t.attempts, t.max_attempts, t.worker_id, t.attempt_silo, t.grant_id, t.created_at, t.queued_at,
        t.started_at, t.completed_at, t.due_at, t.due_kind, t.result, t.error, t.retry_backoff_ms,
        t.retry_backoff_max_ms, t.version,
-       (SELECT json_group_array(json_array(u.id, u.seq, u.status))
+       (SELECT json_group_array(json_array(u.id, u.seq, u.status, u.cause_id, u.cause_status))
         FROM task_edges e JOIN tasks u ON u.seq = e.upstream WHERE e.downstream = t.seq),
        (SELECT json_group_array(d.id)
-        FROM task_edges e JOIN tasks d ON d.seq = e.downstream WHERE e.upstream = t.seq)
+        FROM task_edges e JOIN tasks d ON d.seq = e.downstream WHERE e.upstream = t.seq),
+       t.cause_id, t.cause_status
 FROM tasks t WHERE t.id = @id;
 
 -- name: InsertTask
@@ -25,10 +26,10 @@ FROM tasks t WHERE t.id = @id;
 -- no row and answers with a conflict.
 INSERT INTO tasks (id, type, status, priority, duration_ms, payload, run_at, timeout_ms, attempts,
                    max_attempts, pending_deps, created_at, queued_at, completed_at, error,
-                   retry_backoff_ms, retry_backoff_max_ms, due_at, due_kind, version)
+                   retry_backoff_ms, retry_backoff_max_ms, due_at, due_kind, cause_id, cause_status, version)
 VALUES (@id, @type, @status, @priority, @duration_ms, @payload, @run_at, @timeout_ms, 0,
         @max_attempts, @pending_deps, @created_at, @queued_at, @completed_at, @error,
-        @retry_backoff_ms, @retry_backoff_max_ms, @due_at, @due_kind, 0)
+        @retry_backoff_ms, @retry_backoff_max_ms, @due_at, @due_kind, @cause_id, @cause_status, 0)
 ON CONFLICT (id) DO NOTHING
 RETURNING seq;
 
@@ -42,7 +43,7 @@ UPDATE tasks SET status = @status, attempts = @attempts, worker_id = @worker_id,
                  attempt_silo = @attempt_silo, grant_id = @grant_id, pending_deps = @pending_deps,
                  queued_at = @queued_at, started_at = @started_at, completed_at = @completed_at,
                  due_at = @due_at, due_kind = @due_kind, result = @result, error = @error,
-                 version = version + 1
+                 cause_id = @cause_id, cause_status = @cause_status, version = version + 1
 WHERE seq = @seq AND version = @version;
 
 -- name: InsertEvent
@@ -85,7 +86,7 @@ SELECT seq, status FROM tasks WHERE id = @id;
 SELECT at, from_status, to_status, silo, attempt, reason FROM task_events WHERE task = @seq ORDER BY seq;
 
 -- name: DependenciesOf
-SELECT u.id, u.status FROM task_edges e JOIN tasks u ON u.seq = e.upstream WHERE e.downstream = @seq ORDER BY e.upstream;
+SELECT u.id, u.status, u.cause_id, u.cause_status FROM task_edges e JOIN tasks u ON u.seq = e.upstream WHERE e.downstream = @seq ORDER BY e.upstream;
 
 -- name: SummaryColumns
 -- The head of a listing; src/Grains/Storage/TaskListing.cs appends the filters, order and page.

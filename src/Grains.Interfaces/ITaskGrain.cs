@@ -78,7 +78,16 @@ public sealed record SubmittedTask(string Id, TaskStatus Status);
 
 /// <summary>A dependency's answer to a subscription: its row number and its status.</summary>
 [GenerateSerializer, Immutable]
-public sealed record UpstreamStatus(long Seq, TaskStatus Status);
+public sealed record UpstreamStatus(long Seq, TaskStatus Status)
+{
+    /// <summary>When it is UPSTREAM_FAILED: the root of its failure (the task whose FAILED or
+    /// CANCELLED end doomed it), which a new dependent names too.</summary>
+    [Id(2)]
+    public string? CauseId { get; init; }
+
+    [Id(3)]
+    public TaskStatus? CauseStatus { get; init; }
+}
 
 /// <summary>A slot the ConcurrencyGrain issued to a task.</summary>
 /// <param name="GrantId">Unique and increasing across the cluster's life: a task accepts a grant

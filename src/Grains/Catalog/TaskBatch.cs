@@ -18,7 +18,7 @@ internal static class TaskBatch
         {
             var state = TaskGrain.NewTask(spec, d => known[d], now, options);
             states.Add(state);
-            known[spec.Id] = new UpstreamStatus(0, state.Status);
+            known[spec.Id] = new UpstreamStatus(0, state.Status) { CauseId = state.CauseId, CauseStatus = state.CauseStatus };
         }
 
         return states;

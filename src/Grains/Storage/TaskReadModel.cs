@@ -23,11 +23,19 @@ public sealed class TaskReadModel(SchedulerDatabase database, TimeProvider timeP
     }
 
     /// <summary>A task's dependencies with their statuses now, in submission order.</summary>
-    public async Task<IReadOnlyList<DependencyState>> DependenciesAsync(long seq)
+    public async Task<IReadOnlyList<DependencyState>> DependenciesAsync(long seq) =>
+        (await DependenciesWithCausesAsync(seq).ConfigureAwait(false)).Select(d => new DependencyState(d.Id, d.Status)).ToList();
+
+    /// <summary>A task's dependencies with their statuses now and, for one UPSTREAM_FAILED, the
+    /// root of its failure.</summary>
+    internal async Task<IReadOnlyList<(string Id, TaskStatus Status, string? CauseId, TaskStatus? CauseStatus)>> DependenciesWithCausesAsync(long seq)
     {
-        var dependencies = new List<DependencyState>();
-        await ReadAsync("DependenciesOf", command => command.Bind("@seq", seq),
-            reader => dependencies.Add(new DependencyState(reader.GetString(0), TaskStatusNames.Parse(reader.GetString(1))))).ConfigureAwait(false);
+        var dependencies = new List<(string, TaskStatus, string?, TaskStatus?)>();
+        await ReadAsync("DependenciesOf", command => command.Bind("@seq", seq), reader => dependencies.Add((
+            reader.GetString(0),
+            TaskStatusNames.Parse(reader.GetString(1)),
+            reader.GetStringOrNull(2),
+            reader.GetStringOrNull(3) is { } cause ? TaskStatusNames.Parse(cause) : null))).ConfigureAwait(false);
         return dependencies;
     }
 

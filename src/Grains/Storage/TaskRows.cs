@@ -55,7 +55,8 @@ internal static class TaskRows
             using var json = JsonDocument.Parse(upstreams);
             foreach (var edge in json.RootElement.EnumerateArray())
             {
-                state.Dependencies.Add(new Dependency(edge[0].GetString()!, edge[1].GetInt64(), TaskStatusNames.Parse(edge[2].GetString()!)));
+                state.Dependencies.Add(new Dependency(edge[0].GetString()!, edge[1].GetInt64(), TaskStatusNames.Parse(edge[2].GetString()!),
+                    edge[3].GetString(), edge[4].GetString() is { } cause ? TaskStatusNames.Parse(cause) : null));
             }
         }
 
@@ -68,6 +69,8 @@ internal static class TaskRows
             }
         }
 
+        state.CauseId = reader.GetStringOrNull(27);
+        state.CauseStatus = reader.GetStringOrNull(28) is { } causeStatus ? TaskStatusNames.Parse(causeStatus) : null;
         return (state, version);
     }
 
@@ -94,6 +97,8 @@ internal static class TaskRows
             .Bind("@retry_backoff_max_ms", state.RetryBackoffMaxMs)
             .Bind("@due_at", state.DueAt.ToMs())
             .Bind("@due_kind", state.DueKind)
+            .Bind("@cause_id", state.CauseId)
+            .Bind("@cause_status", state.CauseStatus?.ToName())
             .ExecuteScalar();
         if (seq is null or DBNull)
         {
@@ -138,6 +143,8 @@ internal static class TaskRows
             .Bind("@due_kind", state.DueKind)
             .Bind("@result", state.Result)
             .Bind("@error", state.Error)
+            .Bind("@cause_id", state.CauseId)
+            .Bind("@cause_status", state.CauseStatus?.ToName())
             .Bind("@seq", state.Seq)
             .Bind("@version", expected)
             .ExecuteNonQuery();

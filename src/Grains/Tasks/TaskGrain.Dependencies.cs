@@ -40,7 +40,9 @@ internal sealed partial class TaskGrain
 
         if (State.Dependencies.FirstOrDefault(d => TaskStateMachine.FailsDependents(d.Status)) is { } failed)
         {
-            await FailUpstreamAsync(failed.Id, failed.Status).ConfigureAwait(true);
+            // The root of the failure, as a notification down the graph would have named it.
+            var (causeId, causeStatus) = failed.Cause;
+            await FailUpstreamAsync(causeId, causeStatus).ConfigureAwait(true);
         }
         else if (State.PendingDependencies == 0)
         {
@@ -62,6 +64,7 @@ internal sealed partial class TaskGrain
         }
 
         dependency.Status = upstreamId == causeId ? causeStatus : TaskStatus.UpstreamFailed;
+        (dependency.CauseId, dependency.CauseStatus) = upstreamId == causeId ? ((string?)null, (TaskStatus?)null) : (causeId, causeStatus);
         if (State.Status == TaskStatus.Waiting)
         {
             await FailUpstreamAsync(causeId, causeStatus).ConfigureAwait(true);
@@ -107,7 +110,7 @@ internal sealed partial class TaskGrain
     {
         var error = $"upstream task '{causeId}' ended {causeStatus.ToName()}";
         Move(TaskStatus.UpstreamFailed, error);
-        (State.CompletedAt, State.Error) = (Now, error);
+        (State.CompletedAt, State.Error, State.CauseId, State.CauseStatus) = (Now, error, causeId, causeStatus);
         await PersistAsync().ConfigureAwait(true);
         await NotifyFailedAsync(causeId, causeStatus).ConfigureAwait(true);
         DeactivateOnIdle();
@@ -121,6 +124,7 @@ internal sealed partial class TaskGrain
         Move(status, reason);
         State.Attempts = 0;
         (State.WorkerId, State.AttemptSilo, State.StartedAt, State.CompletedAt, State.Result, State.Error) = (null, null, null, null, null, null);
+        (State.CauseId, State.CauseStatus) = (null, null);
         State.QueuedAt = status == TaskStatus.Queued ? Now : null;
         (State.DueAt, State.DueKind) = status == TaskStatus.Scheduled ? (State.RunAt, DueKinds.RunAt) : (null, null);
         await PersistAsync().ConfigureAwait(true);
@@ -131,12 +135,12 @@ internal sealed partial class TaskGrain
     /// <summary>The dependencies' statuses as the database has them now.</summary>
     private async Task RefreshDependenciesAsync()
     {
-        var current = (await reads.DependenciesAsync(State.Seq).ConfigureAwait(true)).ToDictionary(d => d.Id, d => d.Status, StringComparer.Ordinal);
+        var current = (await reads.DependenciesWithCausesAsync(State.Seq).ConfigureAwait(true)).ToDictionary(d => d.Id, StringComparer.Ordinal);
         foreach (var dependency in State.Dependencies)
         {
-            if (current.TryGetValue(dependency.Id, out var status))
+            if (current.TryGetValue(dependency.Id, out var now))
             {
-                dependency.Status = status;
+                (dependency.Status, dependency.CauseId, dependency.CauseStatus) = (now.Status, now.CauseId, now.CauseStatus);
             }
         }
     }

@@ -70,7 +70,8 @@ internal sealed partial class TaskGrain
     /// Also what a whole-DAG submission writes for each of its tasks.</summary>
     internal static TaskState NewTask(TaskSpec spec, Func<string, UpstreamStatus> dependency, DateTimeOffset now, SchedulerOptions options)
     {
-        var admission = TaskStateMachine.Admit(spec, d => dependency(d).Status, now);
+        var admission = TaskStateMachine.Admit(spec, d => dependency(d).Status, now,
+            d => dependency(d) is { CauseId: { } id, CauseStatus: { } status } ? (id, status) : (d, dependency(d).Status));
         var state = new TaskState
         {
             Id = spec.Id,
@@ -84,7 +85,7 @@ internal sealed partial class TaskGrain
             RetryBackoffMs = spec.RetryBackoffMs ?? (long)options.RetryBackoff.TotalMilliseconds,
             RetryBackoffMaxMs = spec.RetryBackoffMaxMs ?? (long)options.RetryBackoffMax.TotalMilliseconds,
             CreatedAt = now,
-            Dependencies = admission.Dependencies.Select(d => new Dependency(d, dependency(d).Seq, dependency(d).Status)).ToList(),
+            Dependencies = admission.Dependencies.Select(d => new Dependency(d, dependency(d).Seq, dependency(d).Status, dependency(d).CauseId, dependency(d).CauseStatus)).ToList(),
         };
         TaskStateMachine.Enter(state, admission, now);
         switch (state.Status)
@@ -96,7 +97,7 @@ internal sealed partial class TaskGrain
                 (state.DueAt, state.DueKind) = (spec.RunAt, DueKinds.RunAt);
                 break;
             case TaskStatus.UpstreamFailed:
-                (state.CompletedAt, state.Error) = (now, admission.Error);
+                (state.CompletedAt, state.Error, state.CauseId, state.CauseStatus) = (now, admission.Error, admission.CauseId, admission.CauseStatus);
                 break;
         }
 
@@ -113,6 +114,6 @@ internal sealed partial class TaskGrain
 
         // Kept even when this task has ended: a retry tells its subscribers too.
         State.Subscribers.UnionWith(downstreamIds);
-        return new UpstreamStatus(State.Seq, State.Status);
+        return new UpstreamStatus(State.Seq, State.Status) { CauseId = State.CauseId, CauseStatus = State.CauseStatus };
     }
 }

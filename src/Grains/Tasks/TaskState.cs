@@ -62,6 +62,14 @@ public sealed class TaskState
 
     public string? Error { get; set; }
 
+    /// <summary>For an UPSTREAM_FAILED task: the root of its failure, the task whose FAILED or
+    /// CANCELLED end doomed it (null otherwise), so every task below names the same root however
+    /// it learned of the failure.</summary>
+    public string? CauseId { get; set; }
+
+    /// <summary>How <see cref="CauseId"/> ended.</summary>
+    public TaskStatus? CauseStatus { get; set; }
+
     public List<Dependency> Dependencies { get; set; } = [];
 
     /// <summary>The tasks that depend on this one. Their edges are written with them; a
@@ -78,7 +86,7 @@ public sealed class TaskState
 }
 
 /// <summary>An edge to a task this one depends on, with the status last known of it.</summary>
-public sealed class Dependency(string id, long seq, TaskStatus status)
+public sealed class Dependency(string id, long seq, TaskStatus status, string? causeId = null, TaskStatus? causeStatus = null)
 {
     public string Id { get; } = id;
 
@@ -86,6 +94,16 @@ public sealed class Dependency(string id, long seq, TaskStatus status)
     public long Seq { get; set; } = seq;
 
     public TaskStatus Status { get; set; } = status;
+
+    /// <summary>When it is UPSTREAM_FAILED: the root of its failure (<see cref="TaskState.CauseId"/>).</summary>
+    public string? CauseId { get; set; } = causeId;
+
+    public TaskStatus? CauseStatus { get; set; } = causeStatus;
+
+    /// <summary>The task whose end dooms a dependent of this one: the root of this one's failure
+    /// when it is UPSTREAM_FAILED and the root is known, else this one.</summary>
+    public (string Id, TaskStatus Status) Cause =>
+        Status == TaskStatus.UpstreamFailed && CauseId is { } id && CauseStatus is { } status ? (id, status) : (Id, Status);
 }
 
 public static class DueKinds

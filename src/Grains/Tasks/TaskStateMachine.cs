@@ -39,20 +39,24 @@ public static class TaskStateMachine
 
     /// <summary>How a submitted task enters the graph, given its dependencies' statuses: its distinct
     /// dependencies, how many are not COMPLETED yet, its status, the reason its first event gives,
-    /// and, when a dependency already failed, the error that names it.</summary>
-    public static Admission Admit(TaskSpec spec, Func<string, TaskStatus> statusOf, DateTimeOffset now)
+    /// and, when a dependency already failed, the error that names the root of that failure.</summary>
+    /// <param name="causeOf">The root of a failed dependency's failure (for one UPSTREAM_FAILED, the
+    /// task that doomed it); by default the dependency itself.</param>
+    public static Admission Admit(TaskSpec spec, Func<string, TaskStatus> statusOf, DateTimeOffset now, Func<string, (string Id, TaskStatus Status)>? causeOf = null)
     {
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(statusOf);
         var dependencies = spec.Dependencies.Count <= 1 ? spec.Dependencies : spec.Dependencies.Distinct(StringComparer.Ordinal).ToList();
         var pending = 0;
         string? error = null;
+        (string Id, TaskStatus Status)? cause = null;
         foreach (var dependency in dependencies)
         {
             var status = statusOf(dependency);
-            if (FailsDependents(status))
+            if (FailsDependents(status) && cause is null)
             {
-                error ??= $"upstream task '{dependency}' ended {status.ToName()}";
+                cause = causeOf?.Invoke(dependency) ?? (dependency, status);
+                error = $"upstream task '{cause.Value.Id}' ended {cause.Value.Status.ToName()}";
             }
 
             if (status != TaskStatus.Completed)
@@ -69,7 +73,7 @@ public static class TaskStateMachine
             TaskStatus.Scheduled => "submitted; run_at is in the future",
             _ => "submitted",
         };
-        return new Admission(dependencies, pending, initial, reason, error);
+        return new Admission(dependencies, pending, initial, reason, error, cause?.Id, cause?.Status);
     }
 
     /// <summary>Status once the last dependency COMPLETED.</summary>
