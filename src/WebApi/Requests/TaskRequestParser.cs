@@ -23,6 +23,12 @@ public static class TaskRequestParser
             return null;
         }
 
+        if (JsonText.FindUnreadable(task, prefix.TrimEnd('.')) is { } unreadable)
+        {
+            Add(errors, unreadable.Field, unreadable.Reason);
+            return null;
+        }
+
         foreach (var property in task.EnumerateObject())
         {
             if (!KnownFields.Contains(property.Name))
