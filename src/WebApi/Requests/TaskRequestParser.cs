@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 
 namespace OrleansScheduler.WebApi.Requests;
@@ -169,7 +168,8 @@ public static class TaskRequestParser
         return dependencies;
     }
 
-    /// <summary>RFC 3339; a time without an offset (seed 003 sends "2026-01-09T10:00:00") is UTC.</summary>
+    /// <summary>RFC 3339 and nothing looser (<see cref="Rfc3339"/>); a time without an offset (seed 003
+    /// sends "2026-01-09T10:00:00") is UTC.</summary>
     private static DateTimeOffset? Time(JsonElement task, string name, string prefix, IDictionary<string, List<string>> errors)
     {
         if (!task.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
@@ -177,14 +177,13 @@ public static class TaskRequestParser
             return null;
         }
 
-        if (value.ValueKind == JsonValueKind.String
-            && DateTimeOffset.TryParse(value.GetString(), CultureInfo.InvariantCulture,
-                DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var time))
+        if (value.ValueKind == JsonValueKind.String && Rfc3339.TryParse(value.GetString(), out var time))
         {
             return time;
         }
 
-        Add(errors, prefix + name, "must be an RFC 3339 time such as \"2026-01-09T10:00:00Z\"");
+        Add(errors, prefix + name, $"must be an RFC 3339 time such as \"{Rfc3339.Example}\" or \"2026-01-09T12:00:00.5+02:00\" (no offset means UTC)"
+            + (value.ValueKind == JsonValueKind.String ? "" : $", not {Describe(value)}"));
         return null;
     }
 
