@@ -31,7 +31,8 @@ public static class TaskEndpoints
             .Produces<SubmittedTask[]>(StatusCodes.Status201Created)
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status409Conflict)
-            .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
         group.MapGet("/", List).Produces<TaskSummary[]>().ProducesValidationProblem();
         group.MapGet("/{id}", Get).Produces<TaskView>().ProducesProblem(StatusCodes.Status404NotFound);
         group.MapGet("/{id}/events", Events).Produces<TaskEvent[]>().ProducesProblem(StatusCodes.Status404NotFound);
@@ -85,9 +86,22 @@ public static class TaskEndpoints
         {
             // Either a bare array or {"tasks": [...]}.
             var root = document!.RootElement;
-            if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("tasks", out var tasks))
+            if (root.ValueKind == JsonValueKind.Object)
             {
-                root = tasks;
+                var wrapperErrors = UnknownWrapperFields(root);
+                if (root.TryGetProperty("tasks", out var tasks))
+                {
+                    root = tasks;
+                }
+                else
+                {
+                    wrapperErrors["tasks"] = ["is required: a batch is a JSON array of task objects or {\"tasks\": [...]} (a single task goes to POST /api/tasks)"];
+                }
+
+                if (wrapperErrors.Count > 0)
+                {
+                    return ApiProblems.Validation(wrapperErrors);
+                }
             }
 
             if (root.ValueKind != JsonValueKind.Array)
@@ -126,6 +140,26 @@ public static class TaskEndpoints
             var submitted = await grains.GetCatalogGrain().SubmitBatchAsync(specs, cancellationToken);
             return TypedResults.Created((string?)null, submitted);
         }
+    }
+
+    /// <summary>The wrapper {"tasks": [...]} has no other field: one is a 400, as an unknown field
+    /// inside a task is (issue 12), rather than silently ignored.</summary>
+    private static Dictionary<string, string[]> UnknownWrapperFields(JsonElement wrapper)
+    {
+        var errors = new Dictionary<string, string[]>();
+        foreach (var property in wrapper.EnumerateObject())
+        {
+            if (JsonText.UnreadableName(property) is { } reason)
+            {
+                errors["body"] = ["has a field name that is " + reason];
+            }
+            else if (property.Name != "tasks")
+            {
+                errors[property.Name] = ["is not a known field; a batch is a JSON array of tasks or {\"tasks\": [...]} with no other field"];
+            }
+        }
+
+        return errors;
     }
 
     private static async Task<IResult> Get(string id, IGrainFactory grains, CancellationToken cancellationToken) =>

@@ -25,7 +25,7 @@ public static class JsonText
             case JsonValueKind.Object:
                 foreach (var property in element.EnumerateObject())
                 {
-                    if (Unreadable(JsonMarshal.GetRawUtf8PropertyName(property), () => property.Name) is { } nameReason)
+                    if (UnreadableName(property) is { } nameReason)
                     {
                         return (Self(path), "has a field name that is " + nameReason);
                     }
@@ -54,6 +54,10 @@ public static class JsonText
                 return null;
         }
     }
+
+    /// <summary>Why a field's name cannot be read ("not valid UTF-8", ...), or null if it can.</summary>
+    public static string? UnreadableName(JsonProperty property) =>
+        Unreadable(JsonMarshal.GetRawUtf8PropertyName(property), () => property.Name);
 
     private static string Self(string path) => path.Length == 0 ? "body" : path;
 
