@@ -110,9 +110,16 @@ public static class TaskEndpoints
             }
 
             var count = root.GetArrayLength();
-            if (count == 0 || count > settings.MaxBatchTasks)
+            if (count == 0)
             {
-                return ApiProblems.Invalid("tasks", $"must hold from 1 to {settings.MaxBatchTasks:N0} tasks, not {count:N0}");
+                return ApiProblems.Invalid("tasks", $"must hold from 1 to {settings.MaxBatchTasks:N0} tasks, not 0");
+            }
+
+            if (count > settings.MaxBatchTasks)
+            {
+                // 413 like a body over its limit: the request is well formed, only too big, and the
+                // answer says how many tasks fit, so a client can split the batch and send it again.
+                return ApiProblems.TooManyTasks(count, settings.MaxBatchTasks);
             }
 
             var errors = new Dictionary<string, List<string>>();

@@ -59,6 +59,13 @@ public static class ApiProblems
             title: "The request body is too large.",
             extensions: new Dictionary<string, object?> { ["field"] = "body", ["max_bytes"] = maxBytes });
 
+    public static IResult TooManyTasks(int count, int maxTasks) =>
+        TypedResults.Problem(
+            detail: $"tasks holds {count:N0} tasks; a batch may hold at most {maxTasks:N0}. Split it into batches of at most {maxTasks:N0} (dependencies may point at tasks of an earlier batch).",
+            statusCode: StatusCodes.Status413PayloadTooLarge,
+            title: "The batch has too many tasks.",
+            extensions: new Dictionary<string, object?> { ["field"] = "tasks", ["max_tasks"] = maxTasks, ["count"] = count });
+
     public static IResult UnsupportedMediaType(string? contentType) =>
         TypedResults.Problem(
             detail: $"Content-Type must be application/json, not '{contentType ?? "(none)"}'.",
