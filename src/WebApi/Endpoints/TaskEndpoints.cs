@@ -154,6 +154,7 @@ public static class TaskEndpoints
     private static Dictionary<string, string[]> UnknownWrapperFields(JsonElement wrapper)
     {
         var errors = new Dictionary<string, string[]>();
+        var seenTasks = false;
         foreach (var property in wrapper.EnumerateObject())
         {
             if (JsonText.UnreadableName(property) is { } reason)
@@ -163,6 +164,14 @@ public static class TaskEndpoints
             else if (property.Name != "tasks")
             {
                 errors[property.Name] = ["is not a known field; a batch is a JSON array of tasks or {\"tasks\": [...]} with no other field"];
+            }
+            else if (seenTasks)
+            {
+                errors["tasks"] = ["appears more than once; send one array of tasks"];
+            }
+            else
+            {
+                seenTasks = true;
             }
         }
 

@@ -28,11 +28,18 @@ public static class TaskRequestParser
             return null;
         }
 
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var property in task.EnumerateObject())
         {
             if (!KnownFields.Contains(property.Name))
             {
                 Add(errors, prefix + property.Name, $"is not a known field; known fields are {string.Join(", ", KnownFields)}");
+            }
+            else if (!seen.Add(property.Name))
+            {
+                // JSON allows a name twice and readers differ on which value wins; the one stored
+                // would be a guess, so such a task is refused (found by the property tests, issue 12).
+                Add(errors, prefix + property.Name, "appears more than once; send each field once");
             }
         }
 
