@@ -44,6 +44,14 @@ public static class TaskRequestParser
         }
 
         var id = Alias(task, prefix, errors, "id", "task_id") is { } idElement ? String(idElement, prefix + "id", errors) : NewId();
+        if (id is "." or "..")
+        {
+            // Letters, digits and dots allow them, but a URL cannot hold them as a path segment
+            // (clients resolve /api/tasks/.. to /api), so such a task could never be read, cancelled
+            // or retried. Found by the property tests of issue 12.
+            Add(errors, prefix + "id", "may not be \".\" or \"..\", which a URL cannot address");
+        }
+
         var typeElement = Alias(task, prefix, errors, "type", "task_type", "name");
         string type = "";
         if (typeElement is null)
