@@ -133,7 +133,7 @@ public static class TaskEndpoints
                 }
 
                 i++;
-                if (errors.Count >= 100)
+                if (errors.Count >= ApiProblems.MaxErrors)
                 {
                     break; // Enough to act on; a 100,000-task batch should not answer with a million lines.
                 }
