@@ -52,6 +52,11 @@ public sealed class MalformedRequestProperties(PropertyApp app, ITestOutputHelpe
                 var answered = JsonNode.Parse(answer.Text)!.AsArray().Select(t => (string)t!["id"]!).ToList();
                 await AcknowledgeAsync(answered, before);
                 using var sent = JsonDocument.Parse(request.Body);
+                if (sent.RootElement.ValueKind == JsonValueKind.Object)
+                {
+                    Assert.Equal(["tasks"], sent.RootElement.EnumerateObject().Select(p => p.Name));
+                }
+
                 var tasks = sent.RootElement.ValueKind == JsonValueKind.Array ? sent.RootElement : sent.RootElement.GetProperty("tasks");
                 Assert.Equal(tasks.GetArrayLength(), answered.Count);
                 var unclaimed = new List<string>(answered);
@@ -90,6 +95,10 @@ public sealed class MalformedRequestProperties(PropertyApp app, ITestOutputHelpe
             else
             {
                 await AssertNothingStoredAsync(before, IdsIn(request.Body, single: false));
+                if (answer.Status != HttpStatusCode.UnsupportedMediaType && TaskCount(request.Body) > PropertyApp.MaxBatchTasks)
+                {
+                    Assert.True(answer.Status == HttpStatusCode.RequestEntityTooLarge, $"a batch over the limit of {PropertyApp.MaxBatchTasks} tasks answered {answer}");
+                }
             }
         });
         output.WriteLine("Answers: " + app.TakeAnswers());
@@ -242,6 +251,26 @@ public sealed class MalformedRequestProperties(PropertyApp app, ITestOutputHelpe
     /// <summary>What the README calls an id: 1-128 letters, digits, '-', '_', '.', ':'.</summary>
     private static bool IsId(string id) =>
         id.Length is > 0 and <= 128 && id.Trim('.').Length > 0 && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or ':');
+
+    /// <summary>How many tasks a well-formed batch holds, or -1.</summary>
+    private static int TaskCount(byte[]? body)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(body ?? []);
+            var root = document.RootElement;
+            if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("tasks", out var inner))
+            {
+                root = inner;
+            }
+
+            return root.ValueKind == JsonValueKind.Array ? root.GetArrayLength() : -1;
+        }
+        catch (JsonException)
+        {
+            return -1;
+        }
+    }
 
     /// <summary>The task ids a body names, as far as it can be read.</summary>
     private static List<string> IdsIn(byte[]? body, bool single)

@@ -82,7 +82,8 @@ public static class RequestGen
                 }
 
                 var body = JsonGen.Write(writer => WriteBatch(writer, tasks, shape), encoder);
-                var note = Note([$"task #{mutated.k % Math.Max(1, tasks.Count)}: " + string.Join("; ", mutated.m.Select(m => m.Name)), shape, wire.Name]);
+                var changes = mutated.m.Count == 0 ? "" : $"task #{mutated.k % Math.Max(1, tasks.Count)}: " + string.Join("; ", mutated.m.Select(m => m.Name));
+                var note = Note([changes, shape, wire.Name]);
                 return new HttpCase("POST", "/api/tasks/batch", wire.ContentType, wire.Apply(body), note);
             }));
 

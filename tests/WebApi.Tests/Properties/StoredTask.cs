@@ -12,6 +12,9 @@ public static class StoredTask
     private const int DefaultPriority = 5;
     private const int DefaultMaxAttempts = 3;
 
+    /// <summary>RFC 3339's date-time (section 5.6), the offset optional as the README allows.</summary>
+    private const string Rfc3339 = @"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?$";
+
     public static void AssertMatches(JsonElement sent, JsonObject stored, string answeredId)
     {
         var names = sent.EnumerateObject().Select(p => p.Name).ToList();
@@ -43,6 +46,11 @@ public static class StoredTask
         Assert.True(
             sentPayload is null ? storedPayload is null : storedPayload is { } s && JsonElement.DeepEquals(sentPayload.Value, s),
             $"payload sent {Short(sentPayload?.GetRawText())}, stored {Short(storedPayload?.GetRawText())}");
+
+        if (sent.TryGetProperty("run_at", out var sentRunAt) && sentRunAt.ValueKind != JsonValueKind.Null)
+        {
+            Assert.Matches(Rfc3339, sentRunAt.ValueKind == JsonValueKind.String ? sentRunAt.GetString()! : sentRunAt.GetRawText());
+        }
 
         if (sent.TryGetProperty("run_at", out var runAt) && runAt.ValueKind == JsonValueKind.String
             && DateTimeOffset.TryParse(runAt.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var expected))
