@@ -1,11 +1,14 @@
+using System.Diagnostics;
 using Microsoft.AspNetCore.Diagnostics;
 
 namespace OrleansScheduler.WebApi;
 
 /// <summary>Maps the grains' errors to problem+json: a validation error is a 400 naming the field, a
 /// conflict a 409, a request Kestrel refused (too large, cut short) its own 4xx, and a store that
-/// cannot be reached (PostgreSQL down or restarting, SQLite busy) a 503 with Retry-After.</summary>
-internal sealed class ApiExceptionHandler : IExceptionHandler
+/// cannot be reached (PostgreSQL down or restarting, SQLite busy) a 503 with Retry-After. Anything
+/// else is a fault of the server, not of the request: a 500 whose problem and log entry carry the
+/// request's trace id, so the one can be found from the other (issue 12).</summary>
+internal sealed partial class ApiExceptionHandler(ILogger<ApiExceptionHandler> logger) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
@@ -22,7 +25,12 @@ internal sealed class ApiExceptionHandler : IExceptionHandler
 
         if (result is null)
         {
-            return false;
+            var traceId = Activity.Current?.Id ?? httpContext.TraceIdentifier;
+            LogServerFault(logger, exception, httpContext.Request.Method, httpContext.Request.Path, traceId);
+            result = TypedResults.Problem(
+                detail: $"The server failed on this request, not the request itself; the fault is logged with trace id {traceId}.",
+                statusCode: StatusCodes.Status500InternalServerError,
+                title: "Internal server error.");
         }
 
         if (IsStoreUnavailable(exception))
@@ -46,6 +54,9 @@ internal sealed class ApiExceptionHandler : IExceptionHandler
             or Orleans.Runtime.Messaging.ConnectionFailedException or Orleans.Runtime.GatewayTooBusyException or TimeoutException => true,
         _ => exception.InnerException is { } inner && IsStoreUnavailable(inner),
     };
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "{Method} {Path} failed on the server (trace id {TraceId})")]
+    private static partial void LogServerFault(ILogger logger, Exception exception, string method, PathString path, string traceId);
 
     private const int SqliteBusy = 5;
     private const int SqliteLocked = 6;

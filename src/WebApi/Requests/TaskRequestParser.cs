@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 
 namespace OrleansScheduler.WebApi.Requests;
@@ -23,15 +22,36 @@ public static class TaskRequestParser
             return null;
         }
 
+        if (JsonText.FindUnreadable(task, prefix.TrimEnd('.')) is { } unreadable)
+        {
+            Add(errors, unreadable.Field, unreadable.Reason);
+            return null;
+        }
+
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var property in task.EnumerateObject())
         {
             if (!KnownFields.Contains(property.Name))
             {
                 Add(errors, prefix + property.Name, $"is not a known field; known fields are {string.Join(", ", KnownFields)}");
             }
+            else if (!seen.Add(property.Name))
+            {
+                // JSON allows a name twice and readers differ on which value wins; the one stored
+                // would be a guess, so such a task is refused (found by the property tests, issue 12).
+                Add(errors, prefix + property.Name, "appears more than once; send each field once");
+            }
         }
 
         var id = Alias(task, prefix, errors, "id", "task_id") is { } idElement ? String(idElement, prefix + "id", errors) : NewId();
+        if (id is "." or "..")
+        {
+            // Letters, digits and dots allow them, but a URL cannot hold them as a path segment
+            // (clients resolve /api/tasks/.. to /api), so such a task could never be read, cancelled
+            // or retried. Found by the property tests of issue 12.
+            Add(errors, prefix + "id", "may not be \".\" or \"..\", which a URL cannot address");
+        }
+
         var typeElement = Alias(task, prefix, errors, "type", "task_type", "name");
         string type = "";
         if (typeElement is null)
@@ -163,7 +183,8 @@ public static class TaskRequestParser
         return dependencies;
     }
 
-    /// <summary>RFC 3339; a time without an offset (seed 003 sends "2026-01-09T10:00:00") is UTC.</summary>
+    /// <summary>RFC 3339 and nothing looser (<see cref="Rfc3339"/>); a time without an offset (seed 003
+    /// sends "2026-01-09T10:00:00") is UTC.</summary>
     private static DateTimeOffset? Time(JsonElement task, string name, string prefix, IDictionary<string, List<string>> errors)
     {
         if (!task.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
@@ -171,14 +192,13 @@ public static class TaskRequestParser
             return null;
         }
 
-        if (value.ValueKind == JsonValueKind.String
-            && DateTimeOffset.TryParse(value.GetString(), CultureInfo.InvariantCulture,
-                DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var time))
+        if (value.ValueKind == JsonValueKind.String && Rfc3339.TryParse(value.GetString(), out var time))
         {
             return time;
         }
 
-        Add(errors, prefix + name, "must be an RFC 3339 time such as \"2026-01-09T10:00:00Z\"");
+        Add(errors, prefix + name, $"must be an RFC 3339 time such as \"{Rfc3339.Example}\" or \"2026-01-09T12:00:00.5+02:00\" (no offset means UTC)"
+            + (value.ValueKind == JsonValueKind.String ? "" : $", not {Describe(value)}"));
         return null;
     }
 

@@ -15,6 +15,14 @@ public sealed partial class Api(HttpClient http) : IDisposable
     public Task<HttpResponseMessage> PostJsonAsync(string path, string json) =>
         Http.PostAsync(new Uri(path, UriKind.Relative), new StringContent(json, Encoding.UTF8, "application/json"));
 
+    /// <summary>Posts raw bytes as application/json: for bodies no JSON writer would produce.</summary>
+    public Task<HttpResponseMessage> PostBytesAsync(string path, byte[] body)
+    {
+        var content = new ByteArrayContent(body);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        return Http.PostAsync(new Uri(path, UriKind.Relative), content);
+    }
+
     public Task<HttpResponseMessage> PostJsonAsync(string path, object body) =>
         PostJsonAsync(path, JsonSerializer.Serialize(body));
 

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.Logging;
 
 namespace OrleansScheduler.WebApi.Tests.Support;
 
@@ -17,6 +18,9 @@ public class SchedulerApp : WebApplicationFactory<Program>
 
     public string DatabasePath => Path.Combine(_folder, "scheduler.db");
 
+    /// <summary>Every error the server logged, to assert that bad input left no unhandled exception.</summary>
+    public LogCollector Logs { get; } = new();
+
     /// <summary>Configuration on top of appsettings.json; the database is always this app's own.</summary>
     protected virtual IReadOnlyDictionary<string, string> Settings => new Dictionary<string, string>();
 
@@ -31,6 +35,8 @@ public class SchedulerApp : WebApplicationFactory<Program>
         {
             builder.UseSetting(key, value);
         }
+
+        builder.ConfigureLogging(logging => logging.AddProvider(Logs));
     }
 
     public Api Api() => new(CreateClient());
