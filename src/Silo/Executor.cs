@@ -21,7 +21,7 @@ public sealed partial class Executor : IAttemptRunner, ILifecycleParticipant<ISi
     private readonly IGrainFactory _grains;
     private readonly TaskHandlerRegistry _handlers;
     private readonly TimeProvider _timeProvider;
-    private readonly SiloOptions _options;
+    private readonly SchedulerSiloOptions _options;
     private readonly int _limit;
     private readonly ILogger<Executor> _logger;
     private volatile bool _draining;
@@ -30,7 +30,7 @@ public sealed partial class Executor : IAttemptRunner, ILifecycleParticipant<ISi
         IGrainFactory grains,
         TaskHandlerRegistry handlers,
         TimeProvider timeProvider,
-        IOptions<SiloOptions> options,
+        IOptions<SchedulerSiloOptions> options,
         IOptions<Grains.SchedulerOptions> scheduler,
         ILogger<Executor> logger)
     {

@@ -17,7 +17,7 @@ builder.Services.AddProblemDetails();
 builder.Services.AddExceptionHandler<ApiExceptionHandler>();
 // One process co-hosts a silo (the default, on SQLite); with Silo:Enabled=false it is a pure front
 // end, an Orleans client of the silos on the same PostgreSQL database.
-if (builder.Configuration.GetValue(SiloOptions.SectionName + ":" + nameof(SiloOptions.Enabled), true))
+if (builder.Configuration.GetValue(SchedulerSiloOptions.SectionName + ":" + nameof(SchedulerSiloOptions.Enabled), true))
 {
     builder.UseOrleans(silo => silo.AddScheduler(builder.Configuration));
 }

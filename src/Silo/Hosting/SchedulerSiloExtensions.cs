@@ -27,7 +27,7 @@ public static class SchedulerSiloExtensions
     {
         ArgumentNullException.ThrowIfNull(silo);
         ArgumentNullException.ThrowIfNull(configuration);
-        var options = configuration.GetSection(SiloOptions.SectionName).Get<SiloOptions>() ?? new SiloOptions();
+        var options = configuration.GetSection(SchedulerSiloOptions.SectionName).Get<SchedulerSiloOptions>() ?? new SchedulerSiloOptions();
         options.Validate();
         var siloName = options.ResolveSiloId();
         var siloPort = options.SiloPort == 0 ? FreePort() : options.SiloPort;
@@ -81,7 +81,7 @@ public static class SchedulerSiloExtensions
         silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
 
         var services = silo.Services;
-        services.AddOptions<SiloOptions>().Bind(configuration.GetSection(SiloOptions.SectionName));
+        services.AddOptions<SchedulerSiloOptions>().Bind(configuration.GetSection(SchedulerSiloOptions.SectionName));
         services.TryAddSingleton<SimulatorHandler>();
         services.TryAddSingleton<TaskHandlerRegistry>();
         services.AddHttpClient(HttpRequestHandler.ClientName, client => client.Timeout = TimeSpan.FromMinutes(5));
@@ -104,7 +104,7 @@ public static class SchedulerSiloExtensions
                 "Silo:Enabled=false makes a front end of a cluster on PostgreSQL; with SQLite (DATABASE_URL is a file) the WebApi hosts the silo itself.");
         }
 
-        var options = configuration.GetSection(SiloOptions.SectionName).Get<SiloOptions>() ?? new SiloOptions();
+        var options = configuration.GetSection(SchedulerSiloOptions.SectionName).Get<SchedulerSiloOptions>() ?? new SchedulerSiloOptions();
         client.Services.AddSchedulerDatabase(configuration);
         client.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (options.ClusterId, ServiceId));
         client.UseAdoNetClustering(o => (o.Invariant, o.ConnectionString) = ("Npgsql", PostgresConnectionString(configuration)));
@@ -132,7 +132,7 @@ public static class SchedulerSiloExtensions
         options.TableRefreshTimeout = TimeSpan.FromSeconds(2);
         options.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(2);
         options.DefunctSiloExpiration = TimeSpan.FromDays(1);
-        configuration.GetSection($"{SiloOptions.SectionName}:Membership").Bind(options);
+        configuration.GetSection($"{SchedulerSiloOptions.SectionName}:Membership").Bind(options);
     }
 
     private static string PostgresConnectionString(IConfiguration configuration)

@@ -1,4 +1,3 @@
-using TaskRequest = OrleansScheduler.WebApi.Requests.TaskRequest;
 using Orleans;
 using System.Globalization;
 using System.Text.Json;
@@ -22,14 +21,14 @@ public static class TaskEndpoints
     private static void Map(RouteGroupBuilder group)
     {
         group.MapPost("/", Submit)
-            .DocumentsBody<TaskRequest>()
+            .DocumentsBody<TaskSubmission>()
             .Produces<SubmittedTask>(StatusCodes.Status201Created)
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
         group.MapPost("/batch", SubmitBatch)
-            .DocumentsBody<TaskRequest[]>()
+            .DocumentsBody<TaskSubmission[]>()
             .Produces<SubmittedTask[]>(StatusCodes.Status201Created)
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status409Conflict)

@@ -1,6 +1,6 @@
 namespace OrleansScheduler.WebApi;
 
-public static class HostingExtensions
+public static class SchedulerUrlsExtensions
 {
     /// <summary>Listens on http://127.0.0.1:PORT (default 8000) unless URLs are configured
     /// explicitly (ASPNETCORE_URLS, --urls).</summary>

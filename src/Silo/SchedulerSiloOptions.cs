@@ -1,7 +1,7 @@
 namespace OrleansScheduler.Silo;
 
 /// <summary>One silo's settings, bound from the "Silo" section (SILO_ID sets <see cref="SiloId"/>).</summary>
-public sealed class SiloOptions
+public sealed class SchedulerSiloOptions
 {
     public const string SectionName = "Silo";
 
