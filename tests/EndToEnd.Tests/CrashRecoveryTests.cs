@@ -71,6 +71,7 @@ public sealed class CrashRecoveryTests : IDisposable
         }
 
         _log.WriteLine($"killed with RUNNING: {string.Join(", ", runningAtKill)}");
+        var linesBeforeRestart = _server.Lines.Count;
         _server.Start();
         using var client = NewClient();
         await client.WaitReadyAsync(_server, Patience);
@@ -95,6 +96,10 @@ public sealed class CrashRecoveryTests : IDisposable
             Assert.True(recovery is not null, $"{id}'s events do not show the lost attempt 1 being recovered: {events.ToJsonString()}");
             Assert.Contains("attempt lost", (string)recovery!["reason"]!, StringComparison.Ordinal);
         }
+
+        // The scheduler's own information lines are logged (LOG_LEVEL=info): recovery says why it ran.
+        Assert.True(_server.Lines.Skip(linesBeforeRestart).Any(l => l.Contains("Recovering interrupted work: this silo started", StringComparison.Ordinal)),
+            $"the restarted server did not log its recovery\n{_server.Output()}");
 
         await AssertDependencyOrderAsync(client, "dag-root", "dag-left", "dag-right");
         await AssertDependencyOrderAsync(client, "dag-left", "dag-join");
