@@ -9,6 +9,7 @@ namespace OrleansScheduler.Grains.Storage;
 public abstract class SchedulerDatabase : IAsyncDisposable
 {
     private GroupCommitWriter? _writer;
+    private int _unavailable;
 
     protected SchedulerDatabase(string engine)
     {
@@ -56,6 +57,22 @@ public abstract class SchedulerDatabase : IAsyncDisposable
         command.CommandText = Sql["Ping"];
         return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture) == 1;
     }
+
+    /// <summary>Raised once per outage, when a read or a write first finds the database out of reach;
+    /// whoever handles it calls <see cref="ReportAvailable"/> once the database answers again.</summary>
+    internal event Action? WentUnavailable;
+
+    /// <summary>A read or write found the database out of reach (StoreFailures, the group commit).</summary>
+    internal void ReportUnavailable()
+    {
+        if (Interlocked.Exchange(ref _unavailable, 1) == 0)
+        {
+            WentUnavailable?.Invoke();
+        }
+    }
+
+    /// <summary>The database answers again; the next failure starts a new outage.</summary>
+    internal void ReportAvailable() => Interlocked.Exchange(ref _unavailable, 0);
 
     public async ValueTask DisposeAsync()
     {

@@ -10,7 +10,8 @@ namespace OrleansScheduler.Grains.Storage;
 internal static class StoreFailures
 {
     /// <summary>The exception in <paramref name="exception"/>'s chain that says the database is out of
-    /// reach for now, or null when it failed for another reason.</summary>
+    /// reach for now (and the database is told, so recovery runs once it is back), or null when it
+    /// failed for another reason.</summary>
     public static Exception? Cause(SchedulerDatabase database, Exception? exception)
     {
         ArgumentNullException.ThrowIfNull(database);
@@ -18,6 +19,7 @@ internal static class StoreFailures
         {
             if (e is StoreUnavailableException || database.IsTransient(e))
             {
+                database.ReportUnavailable();
                 return e;
             }
         }
