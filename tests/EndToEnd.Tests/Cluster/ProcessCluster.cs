@@ -233,6 +233,13 @@ public sealed class ProcessCluster : IAsyncDisposable
             return (id, (string)task["status"]!, (string?)task["worker_id"]);
         }))];
 
+    /// <summary>The requests of <paramref name="urls"/> that the front end did not answer with 200
+    /// within <see cref="ProbeTimeout"/>, as "url: status" (0: no answer in time).</summary>
+    public async Task<List<string>> UnansweredAsync(IEnumerable<string> urls) =>
+        [.. (await Task.WhenAll(urls.Select(async url => (Url: url, Answer: await _probe.TryGetAsync(url)))))
+            .Where(r => r.Answer.Status != 200)
+            .Select(r => $"{r.Url}: {r.Answer.Status}")];
+
     /// <summary>/api/tasks/{id}/events, oldest first.</summary>
     public async Task<IReadOnlyList<TaskEventRecord>> EventsAsync(string id) =>
         (await Api.GetArrayAsync($"/api/tasks/{Uri.EscapeDataString(id)}/events")).Select(e => TaskEventRecord.Parse(e!.AsObject())).ToList();

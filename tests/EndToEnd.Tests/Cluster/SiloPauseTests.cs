@@ -15,6 +15,10 @@ namespace OrleansScheduler.EndToEnd.Tests.Cluster;
 [Collection(ClusterCollection.Name)]
 public sealed class SiloPauseTests(ITestOutputHelper log) : ProcessClusterTest(log)
 {
+    /// <summary>How long after the frozen silo is declared dead the front end may keep routing
+    /// requests to it (its gateway list is refreshed every 5 s, SchedulerSiloExtensions).</summary>
+    private static readonly TimeSpan FrontEndRecovery = TimeSpan.FromSeconds(30);
+
     /// <summary>Orleans' words when a silo learns it was declared dead (MembershipTableManager).</summary>
     private const string ToldDead = "I have been told I am dead, so this silo will stop";
 
@@ -49,7 +53,27 @@ public sealed class SiloPauseTests(ITestOutputHelper log) : ProcessClusterTest(l
             cluster.MembershipAsync,
             rows => rows.Any(r => r.Silo == victimId && r.Status == MembershipRow.Dead),
             MembershipRow.Describe);
-        Log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{victimId} declared dead (seen in the table) +{(DateTimeOffset.UtcNow - pausedAt).TotalSeconds:0.00} s after SIGSTOP"));
+        var declaredAt = DateTimeOffset.UtcNow;
+        Log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{victimId} declared dead (seen in the table) +{(declaredAt - pausedAt).TotalSeconds:0.00} s after SIGSTOP"));
+
+        // The front end (an Orleans client) stops sending requests to the dead silo's gateway soon
+        // after: three rounds in a row, every one of 20 requests (tasks of every silo, counters,
+        // workers) is answered within 5 s. A request that went to the frozen gateway would wait for
+        // Orleans' response timeout (30 s).
+        var urls = acknowledged.Select(id => $"/api/tasks/{id}").Concat(["/api/stats", "/api/workers", "/api/tasks?limit=5"]).Take(20).ToList();
+        var clean = 0;
+        await cluster.WaitAsync(
+            $"the front end answers every request within {ProcessCluster.ProbeTimeout.TotalSeconds:0} s, three rounds in a row",
+            async () =>
+            {
+                var unanswered = await cluster.UnansweredAsync(urls);
+                clean = unanswered.Count == 0 ? clean + 1 : 0;
+                return unanswered;
+            },
+            _ => clean >= 3,
+            unanswered => $"unanswered in the last round: {string.Join(", ", unanswered)}",
+            FrontEndRecovery);
+        Log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"the front end answered everything again {(DateTimeOffset.UtcNow - declaredAt).TotalSeconds:0.0} s after {victimId} was declared dead"));
 
         // The others re-run its tasks to completion while it is still frozen.
         await cluster.WaitAsync(
