@@ -71,9 +71,12 @@ public sealed class CrashRecoveryTests : IDisposable
         }
 
         _log.WriteLine($"killed with RUNNING: {string.Join(", ", runningAtKill)}");
+        var restartedAt = DateTimeOffset.UtcNow;
+        var linesBeforeRestart = _server.Lines.Count;
         _server.Start();
         using var client = NewClient();
         await client.WaitReadyAsync(_server, Patience);
+        var readyAt = DateTimeOffset.UtcNow;
 
         var all = await Poll.UntilAsync(
             "every acknowledged task is COMPLETED after the restart",
@@ -85,6 +88,7 @@ public sealed class CrashRecoveryTests : IDisposable
         // Nothing lost, nothing doubled, nothing invented.
         Assert.Equal(acknowledged.Order(StringComparer.Ordinal), all.Select(t => (string)t["id"]!).Order(StringComparer.Ordinal));
 
+        var reruns = new List<(string Id, double FromStart, double FromReady)>();
         foreach (var id in runningAtKill)
         {
             var task = await client.GetAsync($"/api/tasks/{id}");
@@ -94,7 +98,23 @@ public sealed class CrashRecoveryTests : IDisposable
                 (string?)e["from"] == "RUNNING" && (int?)e["attempt"] == 1 && ((string?)e["reason"])?.Contains("lost", StringComparison.Ordinal) == true);
             Assert.True(recovery is not null, $"{id}'s events do not show the lost attempt 1 being recovered: {events.ToJsonString()}");
             Assert.Contains("attempt lost", (string)recovery!["reason"]!, StringComparison.Ordinal);
+            var rerun = events.Select(e => e!.AsObject()).First(e => (string?)e["to"] == "RUNNING" && (int?)e["attempt"] == 2);
+            var at = DateTimeOffset.Parse((string)rerun["at"]!, CultureInfo.InvariantCulture);
+            reruns.Add((id, (at - restartedAt).TotalSeconds, (at - readyAt).TotalSeconds));
         }
+
+        // Issue 9: the interrupted tasks re-run within 2 s of the restart, counted from the moment
+        // the restarted process answers /health/ready (before that it is starting .NET, Orleans and
+        // the database, which this machine's load decides).
+        var worst = reruns.MaxBy(r => r.FromReady);
+        var each = string.Join(", ", reruns.Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Id} +{r.FromReady:0.00} s")));
+        _log.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"RESTART-TO-RERUN: ready {(readyAt - restartedAt).TotalSeconds:0.00} s after the start; {reruns.Count} interrupted tasks re-run {reruns.Min(r => r.FromReady):0.00}-{worst.FromReady:0.00} s after ready ({reruns.Min(r => r.FromStart):0.00}-{reruns.Max(r => r.FromStart):0.00} s after the start): {each}"));
+        Assert.True(worst.FromReady <= 2.0, $"{worst.Id} re-ran {worst.FromReady:0.00} s after the restarted server was ready; the bound is 2 s");
+
+        // The scheduler's own information lines are logged (LOG_LEVEL=info): recovery says why it ran.
+        Assert.True(_server.Lines.Skip(linesBeforeRestart).Any(l => l.Contains("Recovering interrupted work: this silo started", StringComparison.Ordinal)),
+            $"the restarted server did not log its recovery\n{_server.Output()}");
 
         await AssertDependencyOrderAsync(client, "dag-root", "dag-left", "dag-right");
         await AssertDependencyOrderAsync(client, "dag-left", "dag-join");

@@ -27,11 +27,12 @@ internal sealed partial class ConcurrencyGrain(
 
     private int Limit => options.Value.MaxConcurrentTasks;
 
-    public override async Task OnActivateAsync(CancellationToken cancellationToken)
-    {
-        await this.RegisterOrUpdateReminder(ReminderName, options.Value.RecoveryPeriod, options.Value.RecoveryPeriod).ConfigureAwait(true);
-        LogActivated(logger, State.Holders.Count, Limit);
-    }
+    public override Task OnActivateAsync(CancellationToken cancellationToken) =>
+        StoreFailures.GuardAsync(reads.Database, async () =>
+        {
+            await this.RegisterOrUpdateReminder(ReminderName, options.Value.RecoveryPeriod, options.Value.RecoveryPeriod).ConfigureAwait(true);
+            LogActivated(logger, State.Holders.Count, Limit);
+        });
 
     public async Task UpdateAsync(SlotUpdate update)
     {

@@ -59,7 +59,7 @@ public static class SchedulerGrainsExtensions
 
     /// <summary>The grains' side of a silo: the database, the grain storage of TaskGrains and of the
     /// ConcurrencyGrain (one group commit for both), the per-silo slot batcher, recovery's fast
-    /// paths, and on SQLite Orleans' reminder table over the same file (on PostgreSQL the host
+    /// paths, the filter that reports an unreachable database as such, and on SQLite Orleans' reminder table over the same file (on PostgreSQL the host
     /// configures Orleans' ADO.NET reminders).</summary>
     public static ISiloBuilder AddSchedulerGrains(this ISiloBuilder silo, IConfiguration configuration)
     {
@@ -71,6 +71,7 @@ public static class SchedulerGrainsExtensions
         services.TryAddSingleton<SlotRequests>();
         services.AddSingleton<RecoveryTriggers>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(provider => provider.GetRequiredService<RecoveryTriggers>());
+        silo.AddIncomingGrainCallFilter<StoreUnavailableFilter>();
         if (!IsPostgres(configuration))
         {
             silo.AddReminders();

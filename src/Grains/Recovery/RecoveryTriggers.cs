@@ -1,19 +1,25 @@
 using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
+using OrleansScheduler.Grains.Storage;
 
 namespace OrleansScheduler.Grains.Recovery;
 
 /// <summary>The fast paths of recovery, on every silo: when the silo becomes active (the one
-/// process was restarted after a kill -9) and when membership declares another silo dead, it asks
-/// the ConcurrencyGrain to send its holders their grants again (a holder whose silo died records its
-/// lost attempt) and the sweeper to wake what is due. Without them recovery would wait for a
+/// process was restarted after a kill -9), when membership declares another silo dead, and when the
+/// database answers again after an outage, it asks the ConcurrencyGrain to send its holders their
+/// grants again (a holder whose silo died, or whose report or grant was lost to the outage, records
+/// its lost attempt) and the sweeper to wake what is due. Without them recovery would wait for a
 /// reminder tick: a reminder of a dead silo fires at its next period on a survivor (a minute).</summary>
 internal sealed partial class RecoveryTriggers(
     IGrainFactory grains,
     IClusterMembershipService membership,
+    SchedulerDatabase database,
     ILogger<RecoveryTriggers> logger) : ILifecycleParticipant<ISiloLifecycle>
 {
     private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(1);
+
+    /// <summary>How often a silo that found the database out of reach asks whether it is back.</summary>
+    private static readonly TimeSpan PingInterval = TimeSpan.FromSeconds(1);
     private const int Tries = 10;
 
     private readonly CancellationTokenSource _stopping = new();
@@ -26,12 +32,52 @@ internal sealed partial class RecoveryTriggers(
 
     private Task OnStartAsync(CancellationToken cancellationToken)
     {
+        database.WentUnavailable += OnDatabaseUnavailable;
         _ = Task.Run(() => RecoverAsync("this silo started"));
         _ = Task.Run(WatchAsync);
         return Task.CompletedTask;
     }
 
-    private Task OnStopAsync(CancellationToken cancellationToken) => _stopping.CancelAsync();
+    private Task OnStopAsync(CancellationToken cancellationToken)
+    {
+        database.WentUnavailable -= OnDatabaseUnavailable;
+        return _stopping.CancelAsync();
+    }
+
+    private void OnDatabaseUnavailable() => _ = Task.Run(AwaitDatabaseAsync);
+
+    /// <summary>During an outage of the database, grants sent one-way to tasks that could not be
+    /// activated, reports the executor gave up on and notifications are lost; once the database
+    /// answers again, recovery brings them back at once rather than at the next reminder tick.</summary>
+    private async Task AwaitDatabaseAsync()
+    {
+        LogDatabaseUnavailable(logger);
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(PingInterval, _stopping.Token).ConfigureAwait(false);
+                try
+                {
+                    if (await database.PingAsync(_stopping.Token).ConfigureAwait(false))
+                    {
+                        break;
+                    }
+                }
+                catch (Exception ex) when (!_stopping.IsCancellationRequested && ex is not OperationCanceledException)
+                {
+                    // Still out of reach.
+                }
+            }
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+            return;
+        }
+
+        database.ReportAvailable();
+        await RecoverAsync("the database answers again after an outage").ConfigureAwait(false);
+    }
 
     private async Task WatchAsync()
     {
@@ -78,6 +124,9 @@ internal sealed partial class RecoveryTriggers(
             }
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The database is out of reach; recovery runs once it answers again")]
+    private static partial void LogDatabaseUnavailable(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Recovering interrupted work: {Why}")]
     private static partial void LogRecovering(ILogger logger, string why);

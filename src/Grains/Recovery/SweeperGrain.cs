@@ -21,7 +21,7 @@ internal sealed partial class SweeperGrain(
     private const int Batch = 10_000;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken) =>
-        this.RegisterOrUpdateReminder(ReminderName, options.Value.RecoveryPeriod, options.Value.RecoveryPeriod);
+        StoreFailures.GuardAsync(reads.Database, () => this.RegisterOrUpdateReminder(ReminderName, options.Value.RecoveryPeriod, options.Value.RecoveryPeriod));
 
     public Task ReceiveReminder(string reminderName, TickStatus status) => SweepAsync();
 

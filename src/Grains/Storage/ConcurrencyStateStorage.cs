@@ -11,7 +11,13 @@ namespace OrleansScheduler.Grains.Storage;
 /// on the SQLite file and a round trip of its own per grant batch (docs/architecture.md).</summary>
 internal sealed class ConcurrencyStateStorage(SchedulerDatabase database) : IGrainStorage
 {
-    public async Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+    public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+        StoreFailures.GuardAsync(database, () => ReadAsync(grainState));
+
+    public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+        StoreFailures.GuardAsync(database, () => WriteAsync(grainState));
+
+    private async Task ReadAsync<T>(IGrainState<T> grainState)
     {
         var state = new ConcurrencyState();
         var version = await database.ReadAsync(async session =>
@@ -42,7 +48,7 @@ internal sealed class ConcurrencyStateStorage(SchedulerDatabase database) : IGra
         grainState.RecordExists = version is not null;
     }
 
-    public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+    private async Task WriteAsync<T>(IGrainState<T> grainState)
     {
         var state = (ConcurrencyState)(object)grainState.State!;
         long? version = grainState.ETag is { } etag ? long.Parse(etag, CultureInfo.InvariantCulture) : null;

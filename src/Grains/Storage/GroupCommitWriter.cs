@@ -115,6 +115,11 @@ internal sealed partial class GroupCommitWriter : IAsyncDisposable
                 context.End();
                 connection?.Dispose();
                 connection = null;
+                if (_database.IsTransient(ex))
+                {
+                    _database.ReportUnavailable();
+                }
+
                 if (_database.IsTransient(ex) && Stopwatch.GetElapsedTime(started) < _retryFor)
                 {
                     LogRetrying(_logger, ex, batch.Count, attempt);

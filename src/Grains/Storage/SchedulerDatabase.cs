@@ -11,6 +11,7 @@ public abstract class SchedulerDatabase : IAsyncDisposable
 {
     private readonly ConcurrentBag<DbRead> _sessions = [];
     private GroupCommitWriter? _writer;
+    private int _unavailable;
 
     protected SchedulerDatabase(string engine)
     {
@@ -93,6 +94,22 @@ public abstract class SchedulerDatabase : IAsyncDisposable
             await session.Command("Ping").ExecuteScalarAsync(cancellationToken).ConfigureAwait(false),
             System.Globalization.CultureInfo.InvariantCulture) == 1).ConfigureAwait(false);
     }
+
+    /// <summary>Raised once per outage, when a read or a write first finds the database out of reach;
+    /// whoever handles it calls <see cref="ReportAvailable"/> once the database answers again.</summary>
+    internal event Action? WentUnavailable;
+
+    /// <summary>A read or write found the database out of reach (StoreFailures, the group commit).</summary>
+    internal void ReportUnavailable()
+    {
+        if (Interlocked.Exchange(ref _unavailable, 1) == 0)
+        {
+            WentUnavailable?.Invoke();
+        }
+    }
+
+    /// <summary>The database answers again; the next failure starts a new outage.</summary>
+    internal void ReportAvailable() => Interlocked.Exchange(ref _unavailable, 0);
 
     public async ValueTask DisposeAsync()
     {

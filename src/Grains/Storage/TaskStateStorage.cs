@@ -13,7 +13,13 @@ namespace OrleansScheduler.Grains.Storage;
 /// and for a second activation.</summary>
 internal sealed class TaskStateStorage(SchedulerDatabase database) : IGrainStorage
 {
-    public async Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+    public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+        StoreFailures.GuardAsync(database, () => ReadAsync(grainId, grainState));
+
+    public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+        StoreFailures.GuardAsync(database, () => WriteAsync(grainState));
+
+    private async Task ReadAsync<T>(GrainId grainId, IGrainState<T> grainState)
     {
         var id = grainId.Key.ToString()!;
         var read = await TaskRows.ReadAsync(database, id).ConfigureAwait(false);
@@ -30,7 +36,7 @@ internal sealed class TaskStateStorage(SchedulerDatabase database) : IGrainStora
         grainState.RecordExists = true;
     }
 
-    public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+    private async Task WriteAsync<T>(IGrainState<T> grainState)
     {
         var state = (TaskState)(object)grainState.State!;
         long? version = grainState.ETag is { } etag ? long.Parse(etag, CultureInfo.InvariantCulture) : null;

@@ -107,18 +107,23 @@ internal sealed partial class TaskGrain
         task.RecordExists && State.Status == TaskStatus.Running && State.GrantId == lease.GrantId;
 
     /// <summary>The attempt's silo is gone (crashed, or declared dead while frozen): the attempt counts
-    /// as failed, so a task that keeps killing silos ends FAILED instead of looping.</summary>
+    /// as failed, so a task that keeps killing silos ends FAILED instead of looping. With attempts
+    /// left it is QUEUED again at once, without the retry backoff: the silo failed, not the task,
+    /// and the task keeps its place in the queue (highest priority, then oldest), so the slot its
+    /// attempt held goes back to it rather than to a task queued behind it (issue 9: interrupted
+    /// tasks re-run within 2 s of a restart, within 5 s of a silo's SIGKILL).</summary>
     private async Task LoseAttemptAsync()
     {
         LogAttemptLost(logger, State.Id, State.Attempts, State.WorkerId);
         await EndAttemptAsync(false, null,
-            $"attempt lost: the silo that held its lease ({State.WorkerId}) is gone (crashed, or declared dead); recovered on {silo.Name}").ConfigureAwait(true);
+            $"attempt lost: the silo that held its lease ({State.WorkerId}) is gone (crashed, or declared dead); recovered on {silo.Name}",
+            backoff: false).ConfigureAwait(true);
     }
 
     /// <summary>Records how the live attempt ended: COMPLETED; SCHEDULED for its backoff (or QUEUED
-    /// at once without one) with attempts left; FAILED without. Then the slot goes back and the
-    /// dependents are told.</summary>
-    private async Task EndAttemptAsync(bool succeeded, string? result, string? error)
+    /// at once without one, or when <paramref name="backoff"/> is false) with attempts left; FAILED
+    /// without. Then the slot goes back and the dependents are told.</summary>
+    private async Task EndAttemptAsync(bool succeeded, string? result, string? error, bool backoff = true)
     {
         var (attempt, grant, siloName) = (State.Attempts, State.GrantId, State.WorkerId);
         if (succeeded)
@@ -130,17 +135,17 @@ internal sealed partial class TaskGrain
         {
             error = string.IsNullOrEmpty(error) ? "failed" : error;
             var next = TaskStateMachine.AfterAttempt(succeeded: false, attempt, State.MaxAttempts);
-            var backoff = TimeSpan.Zero;
-            if (next == TaskStatus.Queued)
+            var delay = TimeSpan.Zero;
+            if (next == TaskStatus.Queued && backoff)
             {
-                backoff = TaskStateMachine.Backoff(attempt, State.RetryBackoffMs, State.RetryBackoffMaxMs, Random.Shared.NextDouble());
-                next = TaskStateMachine.Retrying(backoff);
+                delay = TaskStateMachine.Backoff(attempt, State.RetryBackoffMs, State.RetryBackoffMaxMs, Random.Shared.NextDouble());
+                next = TaskStateMachine.Retrying(delay);
             }
 
             Move(next, next switch
             {
                 TaskStatus.Queued => $"attempt {attempt} of {State.MaxAttempts} failed, retrying now: {error}",
-                TaskStatus.Scheduled => $"attempt {attempt} of {State.MaxAttempts} failed, retrying after {backoff.TotalMilliseconds:0} ms: {error}",
+                TaskStatus.Scheduled => $"attempt {attempt} of {State.MaxAttempts} failed, retrying after {delay.TotalMilliseconds:0} ms: {error}",
                 _ => $"attempt {attempt} of {State.MaxAttempts} failed, no attempts left: {error}",
             }, siloName, attempt);
             (State.Result, State.Error) = (null, error);
@@ -150,7 +155,7 @@ internal sealed partial class TaskGrain
                     State.QueuedAt = Now;
                     break;
                 case TaskStatus.Scheduled:
-                    (State.DueAt, State.DueKind) = (Now + backoff, DueKinds.Backoff);
+                    (State.DueAt, State.DueKind) = (Now + delay, DueKinds.Backoff);
                     break;
                 default:
                     State.CompletedAt = Now;

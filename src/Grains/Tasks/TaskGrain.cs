@@ -31,7 +31,12 @@ internal sealed partial class TaskGrain(
 
     private DateTimeOffset Now => timeProvider.GetUtcNow();
 
-    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    /// <summary>A database out of reach fails the activation with StoreUnavailableException, which the
+    /// caller can be told (StoreFailures).</summary>
+    public override Task OnActivateAsync(CancellationToken cancellationToken) =>
+        StoreFailures.GuardAsync(reads.Database, ActivateAsync);
+
+    private async Task ActivateAsync()
     {
         _freshlyRead = true;
         if (!task.RecordExists)

@@ -92,8 +92,16 @@ public static class SchedulerSiloExtensions
         return silo;
     }
 
+    /// <summary>How often a front end reads the silos' gateways from the membership table. Orleans'
+    /// default is a minute, and until it reads the table again a client keeps sending requests to
+    /// the gateway of a silo the cluster declared dead: one that froze (SIGSTOP, a long pause)
+    /// without closing its connections held every request of the front end for Orleans' response
+    /// timeout, for up to a minute (issue 9, SiloPauseTests).</summary>
+    public static readonly TimeSpan GatewayListRefreshPeriod = TimeSpan.FromSeconds(5);
+
     /// <summary>A pure front end's Orleans client: it finds the silos' gateways in the membership
-    /// table of the same PostgreSQL database (a SQLite file has one process, so no front end).</summary>
+    /// table of the same PostgreSQL database (a SQLite file has one process, so no front end), and
+    /// reads them again every <see cref="GatewayListRefreshPeriod"/>.</summary>
     public static IClientBuilder AddSchedulerClient(this IClientBuilder client, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(client);
@@ -108,6 +116,7 @@ public static class SchedulerSiloExtensions
         client.Services.AddSchedulerDatabase(configuration);
         client.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (options.ClusterId, ServiceId));
         client.UseAdoNetClustering(o => (o.Invariant, o.ConnectionString) = ("Npgsql", PostgresConnectionString(configuration)));
+        client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = GatewayListRefreshPeriod);
         return client;
     }
 

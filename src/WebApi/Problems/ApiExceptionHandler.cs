@@ -42,12 +42,14 @@ internal sealed partial class ApiExceptionHandler(ILogger<ApiExceptionHandler> l
         return true;
     }
 
-    /// <summary>The scheduler is out of reach for now rather than the request wrong: a PostgreSQL
+    /// <summary>The scheduler is out of reach for now rather than the request wrong: the silos say
+    /// the database is (StoreUnavailableException, from a silo in this process or another), a PostgreSQL
     /// connection refused, broken or shut down by the server (Npgsql calls these transient), a SQLite
     /// file locked past its busy timeout, or the silos unreachable (a front end whose silos are down,
     /// a grain call that timed out while a silo died).</summary>
     private static bool IsStoreUnavailable(Exception exception) => exception switch
     {
+        StoreUnavailableException => true,
         Npgsql.NpgsqlException { IsTransient: true } => true,
         Microsoft.Data.Sqlite.SqliteException { SqliteErrorCode: SqliteBusy or SqliteLocked } => true,
         Orleans.Runtime.SiloUnavailableException or Orleans.Runtime.OrleansMessageRejectionException

@@ -9,7 +9,9 @@ namespace OrleansScheduler.EndToEnd.Tests.Cluster;
 
 /// <summary>A cluster of real processes on a fresh PostgreSQL database: N silo processes
 /// (`dotnet OrleansScheduler.Silo.dll`, Silo__SiloId silo-1..N) and one WebApi front end
-/// (Silo__Enabled=false) on a free port, all with the same short timings. Waits go through
+/// (Silo__Enabled=false, an Orleans client) on a free port. They form an Orleans cluster through
+/// the membership table in that database, with the failure detection the product configures
+/// (SchedulerSiloExtensions.TuneFailureDetection); a test may add settings. Waits go through
 /// <see cref="WaitAsync{T}"/>, which on a timeout adds what the cluster looks like: every task's
 /// status, /api/stats, /api/workers and each process's last output lines. Disposing kills every
 /// process, writes their output to the test log and drops the database.</summary>
@@ -18,10 +20,8 @@ public sealed class ProcessCluster : IAsyncDisposable
     /// <summary>Cluster-wide slots: two per silo on average.</summary>
     public const int MaxConcurrentTasks = 6;
 
-    public static readonly TimeSpan LeaseDuration = TimeSpan.FromSeconds(3);
-    public static readonly TimeSpan SiloDeadAfter = TimeSpan.FromSeconds(3);
-    public static readonly TimeSpan HeartbeatInterval = TimeSpan.FromMilliseconds(500);
-    public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(250);
+    /// <summary>Npgsql connections per process: the server is shared with other test projects.</summary>
+    public const int PoolPerProcess = 10;
 
     /// <summary>How long a wait on the cluster may take before the test fails.</summary>
     public static readonly TimeSpan Patience = TimeSpan.FromSeconds(90);
@@ -30,15 +30,25 @@ public sealed class ProcessCluster : IAsyncDisposable
     private readonly string _server;
     private readonly List<ServerProcess> _silos = [];
 
-    private ProcessCluster(string server, string database, string folder, ITestOutputHelper log)
+    private readonly Dictionary<string, string> _extra;
+
+    private ProcessCluster(string server, string database, string folder, ITestOutputHelper log, Dictionary<string, string> extra)
     {
         _server = server;
         Database = database;
         Folder = folder;
         _log = log;
-        FrontEnd = ServerProcess.WebApi("front-end", folder, DatabaseUrl("front-end"), ServerProcess.FreePort(), Settings(new() { ["Silo__Enabled"] = "false" }));
+        _extra = extra;
+        FrontEnd = ServerProcess.WebApi("front-end", folder, DatabaseUrl("front-end"), ListenPort(), Settings(new() { ["Silo__Enabled"] = "false" }));
         Api = new ApiClient(FrontEnd.BaseAddress, () => Outputs(30));
+        _probe = new ApiClient(FrontEnd.BaseAddress, () => "", ProbeTimeout);
     }
+
+    /// <summary>How long a probing request may take: a request the front end routed to a silo that
+    /// is frozen waits for Orleans' response timeout (30 s), and a poll must not wait with it.</summary>
+    public static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly ApiClient _probe;
 
     /// <summary>The database's connection string (DATABASE_URL of every process).</summary>
     public string Database { get; }
@@ -52,21 +62,26 @@ public sealed class ProcessCluster : IAsyncDisposable
     public ApiClient Api { get; }
 
     /// <summary>Creates a database on <paramref name="server"/>, starts <paramref name="silos"/>
-    /// silos and the front end on it, and waits until the front end is ready and lists every silo
-    /// ACTIVE.</summary>
-    public static async Task<ProcessCluster> StartAsync(string server, ITestOutputHelper log, int silos = 3)
+    /// silos and the front end on it (every process with <paramref name="settings"/> too), and
+    /// waits until the front end is ready and lists every silo ACTIVE.</summary>
+    public static async Task<ProcessCluster> StartAsync(string server, ITestOutputHelper log, int silos = 3, Dictionary<string, string>? settings = null)
     {
         ArgumentNullException.ThrowIfNull(log);
         var database = await TestPostgres.CreateDatabaseAsync(server);
         var folder = Path.Combine(Path.GetTempPath(), "orleans-scheduler-e2e", "cluster-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(folder);
-        var cluster = new ProcessCluster(server, database, folder, log);
+        var cluster = new ProcessCluster(server, database, folder, log, settings ?? []);
         try
         {
             for (var i = 1; i <= silos; i++)
             {
                 var id = $"silo-{i}";
-                cluster._silos.Add(ServerProcess.Silo(id, folder, cluster.DatabaseUrl(id), Settings(new() { ["Silo__SiloId"] = id })));
+                cluster._silos.Add(ServerProcess.Silo(id, folder, cluster.DatabaseUrl(id), cluster.Settings(new()
+                {
+                    ["Silo__SiloId"] = id,
+                    ["Silo__SiloPort"] = ListenPort().ToString(CultureInfo.InvariantCulture),
+                    ["Silo__GatewayPort"] = ListenPort().ToString(CultureInfo.InvariantCulture),
+                })));
             }
 
             foreach (var silo in cluster._silos)
@@ -77,11 +92,12 @@ public sealed class ProcessCluster : IAsyncDisposable
             cluster.FrontEnd.Start();
             await cluster.Api.WaitReadyAsync(cluster.FrontEnd, Patience);
             var ids = cluster._silos.Select(s => s.Name).ToList();
-            await cluster.WaitAsync(
+            var (exited, _) = await cluster.WaitAsync(
                 $"/api/workers lists {string.Join(", ", ids)} ACTIVE",
-                cluster.WorkersAsync,
-                workers => ids.All(id => workers.Any(w => (string?)w["id"] == id && (string?)w["status"] == "ACTIVE")),
-                workers => new JsonArray([.. workers.Select(w => w.DeepClone())]).ToJsonString());
+                async () => (Exited: cluster._silos.Where(s => !s.IsRunning).Select(s => s.Name).ToList(), Workers: await cluster.WorkersAsync()),
+                s => s.Exited.Count > 0 || ids.All(id => s.Workers.Any(w => (string?)w["id"] == id && (string?)w["status"] == "ACTIVE")),
+                s => new JsonArray([.. s.Workers.Select(w => w.DeepClone())]).ToJsonString());
+            Assert.True(exited.Count == 0, $"{string.Join(", ", exited)} exited while the cluster started\n{cluster.Outputs(60)}");
             return cluster;
         }
         catch
@@ -91,24 +107,43 @@ public sealed class ProcessCluster : IAsyncDisposable
         }
     }
 
-    /// <summary>A process's DATABASE_URL: the database, with the process's name as Application Name,
-    /// so pg_stat_activity tells whose session is whose.</summary>
-    public string DatabaseUrl(string process) =>
-        new Npgsql.NpgsqlConnectionStringBuilder(Database) { ApplicationName = process }.ConnectionString;
+    /// <summary>A port to listen on that nobody listens on now, below Linux's ephemeral range
+    /// (32768-60999): a port from that range (what binding port 0 hands out) may be taken, between the
+    /// pick and the process's own bind, by any outgoing connection on the machine, such as a silo's
+    /// connections to PostgreSQL while it migrates, and the silo then fails to start.</summary>
+    public static int ListenPort()
+    {
+        for (var tries = 0; ; tries++)
+        {
+            var port = Random.Shared.Next(20_000, 32_000);
+            try
+            {
+                using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, port);
+                listener.Start();
+                return port;
+            }
+            catch (System.Net.Sockets.SocketException) when (tries < 100)
+            {
+                // Taken; try another.
+            }
+        }
+    }
 
-    /// <summary>The settings every process of the cluster gets, plus its own.</summary>
-    public static Dictionary<string, string> Settings(Dictionary<string, string> own)
+    /// <summary>A process's DATABASE_URL: the database, with the process's name as Application Name,
+    /// so pg_stat_activity tells whose session is whose, and a small pool.</summary>
+    public string DatabaseUrl(string process) =>
+        new Npgsql.NpgsqlConnectionStringBuilder(Database) { ApplicationName = process, MaxPoolSize = PoolPerProcess }.ConnectionString;
+
+    /// <summary>The settings every process of the cluster gets (the limit, and whatever the test
+    /// added), plus its own.</summary>
+    public Dictionary<string, string> Settings(Dictionary<string, string> own)
     {
         ArgumentNullException.ThrowIfNull(own);
         var settings = new Dictionary<string, string>
         {
             ["Scheduler__MaxConcurrentTasks"] = MaxConcurrentTasks.ToString(CultureInfo.InvariantCulture),
-            ["Scheduler__LeaseDuration"] = LeaseDuration.ToString("c", CultureInfo.InvariantCulture),
-            ["Scheduler__SiloDeadAfter"] = SiloDeadAfter.ToString("c", CultureInfo.InvariantCulture),
-            ["Silo__HeartbeatInterval"] = HeartbeatInterval.ToString("c", CultureInfo.InvariantCulture),
-            ["Silo__PollInterval"] = PollInterval.ToString("c", CultureInfo.InvariantCulture),
         };
-        foreach (var (key, value) in own)
+        foreach (var (key, value) in _extra.Concat(own))
         {
             settings[key] = value;
         }
@@ -133,8 +168,36 @@ public sealed class ProcessCluster : IAsyncDisposable
         }
     }
 
-    /// <summary>/api/workers.</summary>
-    public async Task<List<JsonObject>> WorkersAsync() => await Api.ListAsync("/api/workers");
+    /// <summary>Orleans' membership table (orleans_membership, sql/postgresql/0004): every silo
+    /// incarnation of this cluster, oldest first.</summary>
+    public async Task<List<MembershipRow>> MembershipAsync()
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(new Npgsql.NpgsqlConnectionStringBuilder(Database) { Pooling = false, Timeout = 5 }.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand(
+            "SELECT silo_name, address, port, generation, status, suspect_times, i_am_alive FROM orleans_membership ORDER BY start_time, silo_name", connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        var rows = new List<MembershipRow>();
+        while (await reader.ReadAsync())
+        {
+            rows.Add(new MembershipRow(
+                reader.GetString(0),
+                $"{reader.GetString(1)}:{reader.GetInt32(2)}@{reader.GetInt32(3)}",
+                reader.GetInt32(4),
+                reader.IsDBNull(5) ? null : reader.GetString(5),
+                reader.GetFieldValue<DateTimeOffset>(6)));
+        }
+
+        return rows;
+    }
+
+    /// <summary>/api/workers; empty while the front end cannot answer it (503 while a dead silo's
+    /// grains are unreachable, before its death is known).</summary>
+    public async Task<List<JsonObject>> WorkersAsync()
+    {
+        var (status, body) = await _probe.TryGetAsync("/api/workers");
+        return status == 200 ? JsonNode.Parse(body)!.AsArray().Select(w => w!.AsObject()).ToList() : [];
+    }
 
     /// <summary>/api/stats slots.holders: which task holds a slot, on which silo, in which attempt.</summary>
     public async Task<List<(string Task, string Silo, int Attempt)>> SlotHoldersAsync()
@@ -144,6 +207,38 @@ public sealed class ProcessCluster : IAsyncDisposable
             .Select(h => ((string)h!["task_id"]!, (string)h["silo_id"]!, (int)h["attempt"]!))
             .ToList();
     }
+
+    /// <summary>Waits until every slot is held by an attempt that started on a silo (a granted slot
+    /// names its silo once the task took it up) and answers the holders.</summary>
+    public Task<List<(string Task, string Silo, int Attempt)>> WaitAllSlotsRunningAsync() =>
+        WaitAsync(
+            $"all {MaxConcurrentTasks} slots are held by running attempts",
+            SlotHoldersAsync,
+            h => h.Count == MaxConcurrentTasks && h.All(x => x.Silo.Length > 0),
+            h => $"{h.Count} holders: {string.Join(", ", h)}");
+
+    /// <summary>GET /api/tasks/{id} of each task, as (id, status, worker); a task that cannot be read
+    /// now (503 while the silo that had it is not yet declared dead) has the answer's status code as
+    /// its status.</summary>
+    public async Task<List<(string Id, string Status, string? Worker)>> TaskStatesAsync(IEnumerable<string> ids) =>
+        [.. await Task.WhenAll(ids.Select(async id =>
+        {
+            var (status, body) = await _probe.TryGetAsync($"/api/tasks/{Uri.EscapeDataString(id)}");
+            if (status != 200)
+            {
+                return (id, status.ToString(CultureInfo.InvariantCulture), (string?)null);
+            }
+
+            var task = JsonNode.Parse(body)!;
+            return (id, (string)task["status"]!, (string?)task["worker_id"]);
+        }))];
+
+    /// <summary>The requests of <paramref name="urls"/> that the front end did not answer with 200
+    /// within <see cref="ProbeTimeout"/>, as "url: status" (0: no answer in time).</summary>
+    public async Task<List<string>> UnansweredAsync(IEnumerable<string> urls) =>
+        [.. (await Task.WhenAll(urls.Select(async url => (Url: url, Answer: await _probe.TryGetAsync(url)))))
+            .Where(r => r.Answer.Status != 200)
+            .Select(r => $"{r.Url}: {r.Answer.Status}")];
 
     /// <summary>/api/tasks/{id}/events, oldest first.</summary>
     public async Task<IReadOnlyList<TaskEventRecord>> EventsAsync(string id) =>
@@ -188,6 +283,24 @@ public sealed class ProcessCluster : IAsyncDisposable
         return events;
     }
 
+    /// <summary>Most attempts RUNNING at one time, from the recorded transitions. A slot's release
+    /// and its next grant may share a timestamp: ends sort before starts.</summary>
+    public static int MaxRunning(IEnumerable<IReadOnlyList<TaskEventRecord>> histories)
+    {
+        var points = histories.SelectMany(h => h)
+            .Where(e => e.To == "RUNNING" || e.From == "RUNNING")
+            .Select(e => (e.At, Delta: e.To == "RUNNING" ? +1 : -1))
+            .OrderBy(p => p.At).ThenBy(p => p.Delta);
+        var (running, max) = (0, 0);
+        foreach (var (_, delta) in points)
+        {
+            running += delta;
+            max = Math.Max(max, running);
+        }
+
+        return max;
+    }
+
     /// <summary>Every task's status, /api/stats, /api/workers and each process's last output lines;
     /// whatever cannot be read (the database or the front end is down) says why.</summary>
     public async Task<string> DescribeAsync()
@@ -208,6 +321,15 @@ public sealed class ProcessCluster : IAsyncDisposable
         {
             var (status, body) = await Api.TryGetAsync(url);
             text.AppendLine(CultureInfo.InvariantCulture, $"{url}: {status} {body}");
+        }
+
+        try
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"membership: {MembershipRow.Describe(await MembershipAsync())}");
+        }
+        catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException or InvalidOperationException)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"membership: could not read: {ex.Message}");
         }
 
         text.AppendLine(await SessionsAsync());
@@ -259,9 +381,20 @@ public sealed class ProcessCluster : IAsyncDisposable
         }
 
         Api.Dispose();
+        _probe.Dispose();
         foreach (var process in _silos.Append(FrontEnd))
         {
             _log.WriteLine(process.Output(150));
+        }
+
+        // ORLEANS_E2E_LOGS=<folder> keeps every process's whole output there, for a look at a run.
+        if (Environment.GetEnvironmentVariable("ORLEANS_E2E_LOGS") is { Length: > 0 } logs)
+        {
+            Directory.CreateDirectory(logs);
+            foreach (var process in _silos.Append(FrontEnd))
+            {
+                await File.WriteAllLinesAsync(Path.Combine(logs, $"{Path.GetFileName(Folder)}-{process.Name}.log"), process.Lines);
+            }
         }
 
         try
@@ -284,6 +417,26 @@ public sealed class ProcessCluster : IAsyncDisposable
     }
 }
 
+/// <summary>One row of Orleans' membership table. <see cref="Status"/> is Orleans' SiloStatus.</summary>
+public sealed record MembershipRow(string Silo, string Address, int Status, string? SuspectTimes, DateTimeOffset IAmAlive)
+{
+    public const int Active = 3;
+    public const int Dead = 6;
+
+    public string StatusName => Status switch
+    {
+        1 => "Joining",
+        3 => "Active",
+        4 => "ShuttingDown",
+        5 => "Stopping",
+        6 => "Dead",
+        _ => Status.ToString(CultureInfo.InvariantCulture),
+    };
+
+    public static string Describe(IEnumerable<MembershipRow> rows) =>
+        string.Join("; ", rows.Select(r => $"{r.Silo} {r.Address} {r.StatusName} alive {r.IAmAlive:HH:mm:ss.fff}{(r.SuspectTimes is { Length: > 0 } s ? $" suspected by {s}" : "")}"));
+}
+
 /// <summary>One entry of GET /api/tasks/{id}/events.</summary>
 public sealed record TaskEventRecord(DateTimeOffset At, string? From, string To, string? Silo, int? Attempt, string? Reason)
 {
@@ -299,7 +452,8 @@ public sealed record TaskEventRecord(DateTimeOffset At, string? From, string To,
             (string?)e["reason"]);
     }
 
-    /// <summary>A lease reclaimed after its silo stopped renewing it.</summary>
+    /// <summary>An attempt recorded lost because the silo that held it is gone (TaskGrain's "attempt
+    /// lost: the silo that held its lease (...) is gone").</summary>
     public bool IsLeaseLost => From == "RUNNING" && Reason is { } reason && reason.Contains("attempt lost", StringComparison.Ordinal)
         && reason.Contains("lease", StringComparison.Ordinal);
 

@@ -10,10 +10,10 @@ public abstract class ProcessClusterTest(ITestOutputHelper log) : IAsyncLifetime
 
     protected ITestOutputHelper Log { get; } = log;
 
-    /// <summary>Starts the cluster on <paramref name="connectionString"/>'s database; it is
-    /// disposed with the test.</summary>
-    protected async Task<ProcessCluster> StartClusterAsync(string connectionString) =>
-        _cluster = await ProcessCluster.StartAsync(connectionString, Log);
+    /// <summary>Starts the cluster on <paramref name="connectionString"/>'s database, every process
+    /// with <paramref name="settings"/> too; it is disposed with the test.</summary>
+    protected async Task<ProcessCluster> StartClusterAsync(string connectionString, Dictionary<string, string>? settings = null) =>
+        _cluster = await ProcessCluster.StartAsync(connectionString, Log, settings: settings);
 
     public Task InitializeAsync() => Task.CompletedTask;
 

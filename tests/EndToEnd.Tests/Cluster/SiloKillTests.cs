@@ -4,13 +4,18 @@ using Xunit.Abstractions;
 
 namespace OrleansScheduler.EndToEnd.Tests.Cluster;
 
-/// <summary>Issue 3, point 9: SIGKILL one of three silo processes while its tasks run. Every
-/// acknowledged task still ends COMPLETED exactly once, the killed silo's attempts are reclaimed
-/// when their leases expire and re-run by the other silos, and membership lists the killed silo
-/// DEAD. Prints the time from the kill to each re-run's start.</summary>
+/// <summary>Issues 3 and 9: SIGKILL one of three silo processes while its tasks run (a real crash:
+/// TestCluster's KillSiloAsync is a graceful stop in disguise). Orleans' membership declares the
+/// silo dead; recovery then finds its attempts lost (recorded as such, counted) and the other silos
+/// re-run them; every acknowledged task still ends COMPLETED exactly once, and /api/workers lists
+/// the killed silo DEAD and the others ACTIVE. Prints the time from the kill to each re-run's start;
+/// issue 9 bounds it at 5 s.</summary>
 [Collection(ClusterCollection.Name)]
 public sealed class SiloKillTests(ITestOutputHelper log) : ProcessClusterTest(log)
 {
+    /// <summary>Issue 9: a SIGKILLed silo's tasks re-run within 5 s.</summary>
+    private static readonly TimeSpan RerunBound = TimeSpan.FromSeconds(5);
+
     [SkippableFact]
     public async Task A_sigkilled_silos_tasks_are_re_run_by_the_others_and_every_task_completes_once()
     {
@@ -35,11 +40,7 @@ public sealed class SiloKillTests(ITestOutputHelper log) : ProcessClusterTest(lo
         var acknowledged = await api.SubmitBatchAsync(dag);
 
         // Every slot held: the roots run, some of them on the silo about to die.
-        var holders = await cluster.WaitAsync(
-            $"all {ProcessCluster.MaxConcurrentTasks} slots are held",
-            cluster.SlotHoldersAsync,
-            h => h.Count == ProcessCluster.MaxConcurrentTasks,
-            h => $"{h.Count} holders: {string.Join(", ", h)}");
+        var holders = await cluster.WaitAllSlotsRunningAsync();
         var victim = holders.GroupBy(h => h.Silo).OrderByDescending(g => g.Count()).First().Key;
         var heldAtKill = holders.Where(h => h.Silo == victim).ToList();
         var killedAt = DateTimeOffset.UtcNow;
@@ -48,9 +49,9 @@ public sealed class SiloKillTests(ITestOutputHelper log) : ProcessClusterTest(lo
 
         await cluster.WaitAsync(
             $"the tasks {victim} held run again on another silo",
-            () => Task.WhenAll(heldAtKill.Select(h => api.GetAsync($"/api/tasks/{h.Task}"))),
-            tasks => tasks.All(t => (string?)t["status"] == "COMPLETED" || ((string?)t["status"] == "RUNNING" && (string?)t["worker_id"] != victim)),
-            tasks => string.Join(", ", tasks.Select(t => $"{t["id"]}={t["status"]}@{t["worker_id"]}")));
+            () => cluster.TaskStatesAsync(heldAtKill.Select(h => h.Task)),
+            tasks => tasks.All(t => t.Status == "COMPLETED" || (t.Status == "RUNNING" && t.Worker != victim)),
+            tasks => string.Join(", ", tasks.Select(t => $"{t.Id}={t.Status}@{t.Worker}")));
 
         // The cluster goes on taking work.
         for (var i = 0; i < 6; i++)
@@ -85,15 +86,15 @@ public sealed class SiloKillTests(ITestOutputHelper log) : ProcessClusterTest(lo
                 $"{id} completed by {victim} at {completed.At:O}, after it was killed at {killedAt:O}:\n{TaskEventRecord.Describe(history)}");
         }
 
-        // The killed silo's attempts were reclaimed on lease expiry and re-run by the others.
+        // The killed silo's attempts were recorded lost and re-run by the others.
         var reclaimed = events.Where(e => e.Value.Any(v => v.IsLeaseLost && v.Silo == victim)).Select(e => e.Key).ToHashSet(StringComparer.Ordinal);
-        Assert.True(reclaimed.Count > 0, $"no task shows {victim}'s lease reclaimed; held at the kill: {string.Join(", ", heldAtKill.Select(h => h.Task))}\n{await cluster.DescribeAsync()}");
+        Assert.True(reclaimed.Count > 0, $"no task shows {victim}'s attempt recorded lost; held at the kill: {string.Join(", ", heldAtKill.Select(h => h.Task))}\n{await cluster.DescribeAsync()}");
         foreach (var held in heldAtKill)
         {
             var history = events[held.Task];
             var finishedBeforeKill = history.Any(e => e.From == "RUNNING" && e.Silo == victim && e.Attempt == held.Attempt && !e.IsLeaseLost && e.At <= killedAt);
             Assert.True(reclaimed.Contains(held.Task) || finishedBeforeKill,
-                $"{held.Task} was held by {victim} (attempt {held.Attempt}) at the kill, but its lease was not reclaimed:\n{TaskEventRecord.Describe(history)}");
+                $"{held.Task} was held by {victim} (attempt {held.Attempt}) at the kill, but that attempt was not recorded lost:\n{TaskEventRecord.Describe(history)}");
         }
 
         var lines = new List<string>();
@@ -102,25 +103,34 @@ public sealed class SiloKillTests(ITestOutputHelper log) : ProcessClusterTest(lo
         {
             var history = events[id];
             var lost = history.First(e => e.IsLeaseLost && e.Silo == victim);
-            Assert.True(lost.At > killedAt, $"{id}: {victim}'s lease was reclaimed at {lost.At:O}, before the kill at {killedAt:O}:\n{TaskEventRecord.Describe(history)}");
+            Assert.True(lost.At > killedAt, $"{id}: {victim}'s attempt was recorded lost at {lost.At:O}, before the kill at {killedAt:O}:\n{TaskEventRecord.Describe(history)}");
             var rerun = history.FirstOrDefault(e => e.At >= lost.At && e.From == "QUEUED" && e.To == "RUNNING" && e.Attempt == lost.Attempt + 1);
-            Assert.True(rerun is not null, $"{id}: no re-run (attempt {lost.Attempt + 1}) after the lease was reclaimed:\n{TaskEventRecord.Describe(history)}");
+            Assert.True(rerun is not null, $"{id}: no re-run (attempt {lost.Attempt + 1}) after the attempt was recorded lost:\n{TaskEventRecord.Describe(history)}");
             Assert.True(rerun!.Silo != victim, $"{id} was re-run by the killed silo {victim}:\n{TaskEventRecord.Describe(history)}");
             var delay = (rerun.At - killedAt).TotalSeconds;
             delays.Add(delay);
             lines.Add(string.Create(CultureInfo.InvariantCulture,
-                $"  {id}: lease reclaimed +{(lost.At - killedAt).TotalSeconds:0.000} s ({lost.Reason}), re-run on {rerun.Silo} +{delay:0.000} s"));
+                $"  {id}: recorded lost +{(lost.At - killedAt).TotalSeconds:0.000} s ({lost.Reason}), re-run on {rerun.Silo} +{delay:0.000} s"));
         }
 
         delays.Sort();
         var median = delays.Count % 2 == 1 ? delays[delays.Count / 2] : (delays[(delays.Count / 2) - 1] + delays[delays.Count / 2]) / 2;
+        // When the survivors learnt of the death: their "Recovering ... was declared dead" lines, as
+        // stamped on arrival here.
+        var declared = cluster.Silos.Where(p => p.Name != victim)
+            .SelectMany(p => p.Lines.Where(l => l.Contains($"silo {victim} was declared dead", StringComparison.Ordinal)))
+            .Select(l => new DateTimeOffset(killedAt.UtcDateTime.Date, TimeSpan.Zero) + TimeSpan.ParseExact(l.Split(' ', 3)[2][..12], @"hh\:mm\:ss\.fff", CultureInfo.InvariantCulture))
+            .DefaultIfEmpty()
+            .Min();
         Log.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"KILL-TO-RERUN {victim}: {delays.Count} tasks, median {median:0.000} s, min {delays[0]:0.000} s, max {delays[^1]:0.000} s " +
-            $"(lease {ProcessCluster.LeaseDuration.TotalSeconds} s, heartbeat {ProcessCluster.HeartbeatInterval.TotalMilliseconds} ms, poll {ProcessCluster.PollInterval.TotalMilliseconds} ms)"));
+            $"KILL-TO-RERUN {victim}: {delays.Count} tasks, median {median:0.000} s, min {delays[0]:0.000} s, max {delays[^1]:0.000} s; " +
+            $"a survivor saw it declared dead after {(declared == default ? "?" : (declared - killedAt).TotalSeconds.ToString("0.00", CultureInfo.InvariantCulture))} s"));
         foreach (var line in lines)
         {
             Log.WriteLine(line);
         }
+
+        Assert.True(delays[^1] <= RerunBound.TotalSeconds, $"a task of the killed {victim} re-ran {delays[^1]:0.000} s after the kill; the bound is {RerunBound.TotalSeconds} s");
 
         // Membership: the killed silo is DEAD, the others ACTIVE.
         var others = cluster.Silos.Select(s => s.Name).Where(n => n != victim).ToList();

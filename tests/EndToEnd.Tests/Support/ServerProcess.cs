@@ -155,7 +155,8 @@ public sealed class ServerProcess : IDisposable
     /// <summary>SIGCONT after <see cref="Pause"/>.</summary>
     public void Resume() => Signal("CONT");
 
-    /// <summary>Every line captured so far (both streams, all generations).</summary>
+    /// <summary>Every line captured so far (both streams, all generations), each stamped with the
+    /// time (UTC) it reached the test.</summary>
     public IReadOnlyList<string> Lines => _output.ToArray();
 
     /// <summary>The last lines the process wrote, for failure messages.</summary>
@@ -202,7 +203,7 @@ public sealed class ServerProcess : IDisposable
     {
         if (line is not null)
         {
-            _output.Enqueue($"[{generation} {stream}] {line}");
+            _output.Enqueue($"[{generation} {stream} {DateTime.UtcNow:HH:mm:ss.fff}] {line}");
         }
     }
 
