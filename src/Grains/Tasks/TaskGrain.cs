@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Orleans.Placement;
 using Orleans.Runtime;
 using OrleansScheduler.Grains.Concurrency;
 using OrleansScheduler.Grains.Execution;
@@ -13,6 +14,10 @@ namespace OrleansScheduler.Grains.Tasks;
 /// which reports back with <see cref="EndAttemptAsync"/>. Split by concern: submission and
 /// subscriptions (.Submit), notifications between tasks (.Dependencies), attempts (.Attempts),
 /// cancel, retry and due times (.Lifecycle).</summary>
+/// <remarks>Random placement: an attempt runs on the silo where its task's grain is active, so this is
+/// what spreads work across a cluster. Orleans' default (resource-optimized, preferring the caller's
+/// silo) put nearly every task on the silo of the ConcurrencyGrain, which sends the grants.</remarks>
+[RandomPlacement]
 internal sealed partial class TaskGrain(
     [PersistentState("task", StorageNames.Tasks)] IPersistentState<TaskState> task,
     SlotRequests slots,
