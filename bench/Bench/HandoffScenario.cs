@@ -61,7 +61,11 @@ public sealed record HandoffDag(List<TaskSpec> Specs, Dictionary<string, string>
 }
 
 /// <summary>3. Chains and fan-out/fan-in of no-op tasks; for each dependent, the delay from the
-/// handler end of its last dependency to its own handler start (report, commit, wake-up, claim).</summary>
+/// handler end of its last dependency to its own handler start. On the Orleans design that is: the
+/// executor's report to the upstream TaskGrain, its COMPLETED commit, the one-way notification to
+/// the dependent (activated: its row read), its QUEUED commit, the silo's slot batcher's call to the
+/// ConcurrencyGrain, the grant scan and the holders' commit, the one-way grant, the dependent's
+/// RUNNING commit and the executor's start: three group commits and two reads.</summary>
 public static class HandoffScenario
 {
     public static async Task RunAsync(Options options, Report report)
@@ -92,7 +96,7 @@ public static class HandoffScenario
             }
 
             var recorder = new Recorder();
-            var silo = Rig.BuildSilo(database, slots, slots, Math.Min(slots, 10_000), recorder);
+            var silo = Rig.BuildSilo(database, slots, recorder);
             using var watcher = new DbWatcher(database);
             var cpu = new ThreadCpu();
             var pauseBefore = GC.GetTotalPauseDuration();
@@ -118,9 +122,9 @@ public static class HandoffScenario
             }
 
             var longestChain = Rig.Ms(recorder.FirstStart, done);
-            report.Add("handoff", "tasks / dependents", dag.Specs.Count, "tasks", note: $"{dag.Describe}; {all.Count} dependents; slots {slots}");
-            report.Below("handoff", "handoff p50", Stats.Percentile(all, 50), "ms", 2);
-            report.Below("handoff", "handoff p99", Stats.Percentile(all, 99), "ms", 20);
+            report.Add("handoff", "tasks / dependents", dag.Specs.Count, "tasks", note: $"{dag.Describe}; {all.Count} dependents; slots {slots}; load average after {Report.LoadAverage()}");
+            report.Below("handoff", "handoff p50", Stats.Percentile(all, 50), "ms", 3);
+            report.Below("handoff", "handoff p99", Stats.Percentile(all, 99), "ms", 30);
             report.Add("handoff", "handoff max", all[^1], "ms");
             foreach (var (kind, list) in byKind)
             {
