@@ -35,6 +35,59 @@ public sealed record HandoffDag(List<TaskSpec> Specs, Dictionary<string, string>
 
     public string Describe => $"{Chains} chains of {Length}, {Fans} fans of {Width}";
 
+    /// <summary>Where a handoff's time goes, from the transitions' times in task_events (the grain's
+    /// clock at each Move, in whole ms, so each stage is +-1 ms) and the handler's own timestamps:
+    /// for every dependent, its last dependency's handler end -> that dependency's COMPLETED -> the
+    /// dependent's QUEUED -> its RUNNING -> its handler start. Sorted values per stage.</summary>
+    public List<(string Stage, string What, List<double> Values)> Stages(Recorder recorder, string database)
+    {
+        var at = new Dictionary<(string Id, string Status), long>();
+        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={database};Mode=ReadOnly;Pooling=False"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = """
+                SELECT t.id, e.to_status, max(e.at) FROM task_events e JOIN tasks t ON t.seq = e.task
+                WHERE e.from_status IS NOT NULL AND e.to_status IN ('QUEUED', 'RUNNING', 'COMPLETED')
+                GROUP BY t.id, e.to_status
+                """;
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                at[(reader.GetString(0), reader.GetString(1))] = reader.GetInt64(2);
+            }
+        }
+
+        var stages = new List<(string, string, List<double>)>
+        {
+            ("1 report", "handler end -> upstream COMPLETED decided (executor's call, the upstream grain's turn)", []),
+            ("2 release", "-> dependent QUEUED decided (COMPLETED commit, one-way notification, the dependent's activation and ReadTask)", []),
+            ("3 grant", "-> dependent RUNNING decided (QUEUED commit, slot batcher, ConcurrencyGrain: ReadyTasks + holders commit, the grant)", []),
+            ("4 start", "-> handler start (RUNNING commit, executor)", []),
+        };
+        foreach (var spec in Specs.Where(s => s.Dependencies.Count > 0))
+        {
+            var upstream = spec.Dependencies.MaxBy(d => recorder.Runs[d].End)!;
+            if (!at.TryGetValue((upstream, "COMPLETED"), out var completed) || !at.TryGetValue((spec.Id, "QUEUED"), out var queued)
+                || !at.TryGetValue((spec.Id, "RUNNING"), out var running))
+            {
+                continue;
+            }
+
+            stages[0].Item3.Add(completed - recorder.UnixMs(recorder.Runs[upstream].End));
+            stages[1].Item3.Add(queued - completed);
+            stages[2].Item3.Add(running - queued);
+            stages[3].Item3.Add(recorder.UnixMs(recorder.Runs[spec.Id].Start) - running);
+        }
+
+        foreach (var stage in stages)
+        {
+            stage.Item3.Sort();
+        }
+
+        return stages;
+    }
+
     /// <summary>Handoff of every dependent (its start - the end of its last dependency), sorted, and by kind.</summary>
     public (List<double> All, SortedDictionary<string, List<double>> ByKind) Analyse(Recorder recorder)
     {
@@ -121,6 +174,8 @@ public static class HandoffScenario
                 return;
             }
 
+            var stages = dag.Stages(recorder, database);
+
             var longestChain = Rig.Ms(recorder.FirstStart, done);
             report.Add("handoff", "tasks / dependents", dag.Specs.Count, "tasks", note: $"{dag.Describe}; {all.Count} dependents; slots {slots}; load average after {Report.LoadAverage()}");
             report.Below("handoff", "handoff p50", Stats.Percentile(all, 50), "ms", 3);
@@ -129,6 +184,11 @@ public static class HandoffScenario
             foreach (var (kind, list) in byKind)
             {
                 report.Add("handoff", $"{kind} p50 / p99", Stats.Percentile(list, 50), "ms", note: $"p99 {Stats.Percentile(list, 99):F2} ms, n={list.Count}");
+            }
+
+            foreach (var (stage, what, values) in stages)
+            {
+                report.Add("handoff", $"stage {stage} p50", Stats.Percentile(values, 50), "ms", note: $"p99 {Stats.Percentile(values, 99):F2} ms; {what}");
             }
 
             report.Add("handoff", "makespan (chain of " + length + ")", longestChain, "ms", note: $"{longestChain / length:F2} ms per link incl. run");

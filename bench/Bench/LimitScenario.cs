@@ -110,6 +110,8 @@ public static class LimitScenario
                 report.Add("limit", "replay of drain rows, real schema", r.TasksPerSecond, "tasks/s",
                     note: $"sql/sqlite/queries.sql statements, one per row, {batch} tasks per commit, no scheduler logic; writes {r.WriteUs:F1} us + ReadTask {r.ReadUs:F1} us per task");
                 report.Add("limit", "replay: writes only", 1e6 / r.WriteUs, "tasks/s", note: "the same without the activation read");
+                report.Add("limit", "ReadTask as grain storage runs it", r.Reads.GrainStorageUs, "us", note: "TaskRows.ReadAsync: pooled connection opened, statement parsed and planned, per activation");
+                report.Add("limit", "ReadTask prepared once", r.Reads.PreparedUs, "us", note: $"one open connection, warm page cache; {r.Reads.PreparedAfterCommitUs:F1} us with another connection's commit before each read (page cache emptied, as during a drain)");
             }
 
             if (!report.Shared.TryGetValue("drain_rate", out var drain))
@@ -130,7 +132,13 @@ public static class LimitScenario
         }
     }
 
-    private sealed record Replay(double TasksPerSecond, double WriteUs, double ReadUs);
+    private sealed record Replay(double TasksPerSecond, double WriteUs, double ReadUs, ReadCosts Reads);
+
+    /// <summary>One activation's ReadTask, three ways, in us: as the grain storage runs it
+    /// (TaskRows.ReadAsync: a pooled connection opened and a command prepared per read), prepared once
+    /// on one open connection, and prepared once with a commit by another connection before each read
+    /// (which empties the reader's page cache, as the writer's group commits do during a drain).</summary>
+    private sealed record ReadCosts(double GrainStorageUs, double PreparedUs, double PreparedAfterCommitUs);
 
     /// <summary>The drain's database work on the real schema (the embedded migrations, applied as the
     /// silo applies them) with the silo's own statements (sql/sqlite/queries.sql via
@@ -278,7 +286,8 @@ public static class LimitScenario
                 command.Dispose();
             }
 
-            return new Replay(tasks / seconds, writeTicks * 1e6 / Stopwatch.Frequency / tasks, readTicks * 1e6 / Stopwatch.Frequency / tasks);
+            var readCosts = MeasureReads(database, connection, sql, Math.Min(tasks, 5_000));
+            return new Replay(tasks / seconds, writeTicks * 1e6 / Stopwatch.Frequency / tasks, readTicks * 1e6 / Stopwatch.Frequency / tasks, readCosts);
         }
         catch (Exception ex) when (ex is SqliteException or KeyNotFoundException)
         {
@@ -293,6 +302,48 @@ public static class LimitScenario
                 File.Delete(database + suffix);
             }
         }
+    }
+
+    private static ReadCosts MeasureReads(string database, SqliteConnection writer, SqlStatements sql, int reads)
+    {
+        var ids = Enumerable.Range(0, reads).Select(i => "t" + i).ToList();
+        var storage = new SqliteDatabase(new StorageOptions { DatabaseUrl = database }, TimeProvider.System, NullLogger<SqliteDatabase>.Instance);
+        var start = Stopwatch.GetTimestamp();
+        foreach (var id in ids)
+        {
+            _ = TaskRows.ReadAsync(storage, id).GetAwaiter().GetResult() ?? throw new InvalidOperationException($"replay: task {id} not found");
+        }
+
+        var grainStorage = Rig.Ms(start, Stopwatch.GetTimestamp()) * 1000 / reads;
+        using var reader = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = database, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
+        reader.Open();
+        using var read = Statement(reader, sql["ReadTask"]);
+        double Time(Action? between)
+        {
+            var ticks = 0L;
+            foreach (var id in ids)
+            {
+                between?.Invoke();
+                var t0 = Stopwatch.GetTimestamp();
+                Bind(read, ("@id", id));
+                using var rows = read.ExecuteReader();
+                rows.Read();
+                for (var c = 0; c < rows.FieldCount; c++)
+                {
+                    _ = rows.GetValue(c);
+                }
+
+                ticks += Stopwatch.GetTimestamp() - t0;
+            }
+
+            return ticks * 1e6 / Stopwatch.Frequency / reads;
+        }
+
+        Time(null); // prepares and warms the page cache
+        var prepared = Time(null);
+        using var touch = Statement(writer, "UPDATE status_counts SET count = count WHERE status = 'QUEUED'");
+        var afterCommit = Time(() => touch.ExecuteNonQuery());
+        return new ReadCosts(grainStorage, prepared, afterCommit);
     }
 
     /// <summary>One commit of <paramref name="body"/>'s writes, as the group-commit writer runs one batch.</summary>

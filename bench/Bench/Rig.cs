@@ -147,7 +147,13 @@ public static class Rig
 /// <summary>Stopwatch timestamps at the start and end of each bench-handler run, by task id.</summary>
 public sealed class Recorder
 {
+    private readonly long _baseTimestamp = Stopwatch.GetTimestamp();
+    private readonly double _baseUnixMs = (DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).TotalMilliseconds;
+
     public ConcurrentDictionary<string, (long Start, long End)> Runs { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>A Stopwatch timestamp of this run as Unix milliseconds (the clock of task_events.at).</summary>
+    public double UnixMs(long timestamp) => _baseUnixMs + Rig.Ms(_baseTimestamp, timestamp);
 
     public long FirstStart => Runs.IsEmpty ? 0 : Runs.Values.Min(r => r.Start);
 
