@@ -25,7 +25,7 @@ public static class FidelityScenario
                 await Rig.StopAsync(store);
             }
 
-            var silo = Rig.BuildSilo(database, slots, 256, 256, new Recorder());
+            var silo = Rig.BuildSilo(database, slots, new Recorder());
             using var watcher = new DbWatcher(database);
             var before = Stopwatch.GetTimestamp();
             await silo.StartAsync();

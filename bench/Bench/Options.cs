@@ -74,6 +74,19 @@ public sealed class Options
         return bool.TryParse(text, out var value) ? value : throw new ArgumentException($"--{name} must be true or false, not '{text}'");
     }
 
+    /// <summary>Flags of the layer before Orleans, with why they are gone.</summary>
+    private static readonly Dictionary<string, string> RetiredFlags = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["drain-capacity"] = "Silo:Capacity is gone: an Orleans silo's executor may run as many attempts as the cluster-wide limit (--drain-slots)",
+        ["drain-claim-batch"] = "Silo:ClaimBatchSize is gone: the ConcurrencyGrain grants every free slot in one turn",
+        ["cluster-claim-batch"] = "Silo:ClaimBatchSize is gone: the ConcurrencyGrain grants every free slot in one turn",
+        ["submit-silo"] = "a pure front end exists only on PostgreSQL: on SQLite the WebApi co-hosts its silo; --submit-run false keeps it idle",
+    };
+
+    /// <summary>One message per retired flag given.</summary>
+    public List<string> Retired() =>
+        _flags.Keys.Where(RetiredFlags.ContainsKey).Select(f => $"--{f} no longer exists: {RetiredFlags[f]}").ToList();
+
     public void ThrowIfUnused()
     {
         var unused = _flags.Keys.Where(k => !_used.Contains(k)).ToList();

@@ -50,12 +50,18 @@ public static class Rig
         }
     }
 
+    /// <summary>The in-memory configuration of a bench silo (or of the database alone).</summary>
     public static Dictionary<string, string?> Settings(string database, int slots, string siloId = "bench-silo") => new()
     {
         ["Storage:DatabaseUrl"] = database,
         ["Scheduler:MaxConcurrentTasks"] = slots.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["Silo:SiloId"] = siloId,
         ["Logging:LogLevel:Default"] = "Warning",
+        // Orleans' start-up notes (no server GC on this host, a reminder period under a minute) are
+        // the same at every start and say nothing about a run; its other warnings (the watchdog's
+        // CPU starvation, failed calls) do, and stay.
+        ["Logging:LogLevel:Orleans.Runtime.Silo"] = "Error",
+        ["Logging:LogLevel:Orleans.Hosting.ReminderOptionsValidator"] = "Error",
     };
 
     /// <summary>The database alone, no silo: used to submit work before a silo starts, through the
@@ -71,14 +77,21 @@ public static class Rig
         return host;
     }
 
-    /// <summary>A silo with the bench handler registered for tasks of type "bench". Not started.
-    /// <paramref name="capacity"/> and <paramref name="claimBatch"/> are the old layer's knobs,
-    /// kept in the scenarios' signatures; an Orleans silo has neither.</summary>
-    public static IHost BuildSilo(string database, int slots, int capacity, int claimBatch, Recorder recorder, string siloId = "bench-silo")
+    /// <summary>An Orleans silo as src/Silo hosts one (Host.CreateApplicationBuilder + UseOrleans +
+    /// AddScheduler), with the bench handler registered for tasks of type "bench". Not started. On
+    /// SQLite it is the one silo of the file (localhost clustering); on PostgreSQL it joins the
+    /// silos of the same database through Orleans' ADO.NET membership. Ports are picked free by
+    /// AddScheduler. <paramref name="extra"/> adds or overrides settings.</summary>
+    public static IHost BuildSilo(string database, int slots, Recorder recorder, string siloId = "bench-silo", IReadOnlyDictionary<string, string?>? extra = null)
     {
-        _ = (capacity, claimBatch);
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], ContentRootPath = AppContext.BaseDirectory });
-        builder.Configuration.AddInMemoryCollection(Settings(database, slots, siloId));
+        var settings = Settings(database, slots, siloId);
+        foreach (var (key, value) in extra ?? new Dictionary<string, string?>())
+        {
+            settings[key] = value;
+        }
+
+        builder.Configuration.AddInMemoryCollection(settings);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.UseOrleans(silo => silo.AddScheduler(builder.Configuration));
         builder.Services.AddSingleton(recorder);
@@ -103,8 +116,9 @@ public static class Rig
         new(id, type, durationMs, dependencies ?? [], null, TaskSpec.DefaultPriority, runAt, null, 1);
 
     /// <summary>Submits in batches of <paramref name="chunk"/>: through the catalog grain when
-    /// <paramref name="host"/> runs a silo, else through the catalog's batch write on the database
-    /// (every dependency in the batch); returns seconds taken.</summary>
+    /// <paramref name="host"/> runs a silo, else through the catalog grain's own batch write
+    /// (TaskBatch) on the database, so no grain is active when the silo starts. Without a silo every
+    /// dependency must be in the same chunk (there is no grain to subscribe to). Returns seconds.</summary>
     public static async Task<double> SubmitAsync(IHost host, IEnumerable<TaskSpec> specs, int chunk = 10_000)
     {
         var grains = host.Services.GetService<IGrainFactory>();
@@ -133,7 +147,13 @@ public static class Rig
 /// <summary>Stopwatch timestamps at the start and end of each bench-handler run, by task id.</summary>
 public sealed class Recorder
 {
+    private readonly long _baseTimestamp = Stopwatch.GetTimestamp();
+    private readonly double _baseUnixMs = (DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).TotalMilliseconds;
+
     public ConcurrentDictionary<string, (long Start, long End)> Runs { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>A Stopwatch timestamp of this run as Unix milliseconds (the clock of task_events.at).</summary>
+    public double UnixMs(long timestamp) => _baseUnixMs + Rig.Ms(_baseTimestamp, timestamp);
 
     public long FirstStart => Runs.IsEmpty ? 0 : Runs.Values.Min(r => r.Start);
 

@@ -26,10 +26,12 @@ internal sealed partial class TaskGrain
                 {
                     slots.Started(grant.GrantId, silo.Name, State.Attempts);
                 }
-                else
+                else if (AttemptSiloIsGone())
                 {
                     await LoseAttemptAsync().ConfigureAwait(true);
                 }
+
+                // Otherwise the attempt runs on its own silo, alive: this is not the activation to answer.
             }
             else
             {

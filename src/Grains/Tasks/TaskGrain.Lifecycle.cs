@@ -89,7 +89,7 @@ internal sealed partial class TaskGrain
             case TaskStatus.Queued:
                 slots.Wake();
                 break;
-            case TaskStatus.Running when !runner.IsRunning(State.Id, State.GrantId):
+            case TaskStatus.Running when !runner.IsRunning(State.Id, State.GrantId) && AttemptSiloIsGone():
                 await LoseAttemptAsync().ConfigureAwait(true);
                 break;
             case TaskStatus.Waiting:
