@@ -123,7 +123,7 @@ public static class BenchProgram
             scenarios: all (default) | drain | submit | handoff | fidelity | dag | limit | peer | memory | cluster
             flags (defaults in brackets; `all` uses the smaller figure where two are given):
               drain     --drain-tasks [100000|30000] --drain-slots [1000] --drain-warm [true]
-              submit    --submit-requests [30000|15000] --submit-clients [64] --submit-warmup [2000] --submit-run [true] --submit-slots [3]
+              submit    --submit-requests [30000|15000] --submit-clients [64] --submit-warmup [60000] --submit-run [true] --submit-slots [3]
               handoff   --handoff-chains [20] --handoff-length [50] --handoff-fans [10] --handoff-width [50] --handoff-slots [1000]
               fidelity  --fidelity-tasks [300] --fidelity-ms [100] --fidelity-slots [3]
               dag       --dag-tasks [100000] --dag-edges-per-task [3] --dag-slots [1000] --dag-http [true] --dag-run [true]

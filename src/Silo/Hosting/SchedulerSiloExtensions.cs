@@ -76,6 +76,11 @@ public static class SchedulerSiloExtensions
                 (o.Invariant, o.ConnectionString) = ("System.Data.SQLite", SqliteDatabase.SharedConnectionStringFor(storage.DatabaseUrl)));
         }
 
+        // A task's grain is called for a short while and then never again: Orleans' directory cache
+        // (a million entries by default) kept about 300 bytes for every task that ever ran, which
+        // alone would take a long-running silo past its memory target (docs/performance.md).
+        silo.Configure<GrainDirectoryOptions>(o => o.CacheSize = 10_000);
+
         // The recovery reminders' period is Scheduler:RecoveryPeriod (a minute by default); tests
         // shorten it below Orleans' one-minute floor.
         silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
