@@ -29,9 +29,14 @@ public interface ITaskGrain : IGrainWithStringKey
     [ResponseTimeout("00:05:00")]
     Task<TaskStatus?> RetryAsync();
 
-    /// <summary>Dependents subscribe to this task's end. Answers this task's status (a dependent
-    /// does not wait for one already COMPLETED, and is UPSTREAM_FAILED by one already failed), or
-    /// null when this task does not exist.</summary>
+    /// <summary>Dependents subscribe to this task's end. Answers this task's status as written (a
+    /// dependent does not wait for one already COMPLETED, and is UPSTREAM_FAILED by one already
+    /// failed), or null when this task does not exist (yet).</summary>
+    /// <remarks>Interleaves with this task's other turns: a dependent awaits it while this task may
+    /// be awaiting that dependent (a failure told down the graph), and a dependent subscribes again
+    /// once its own row is written, when it already is a subscriber; without interleaving the two
+    /// would wait for each other until the call timed out.</remarks>
+    [AlwaysInterleave]
     Task<UpstreamStatus?> SubscribeAsync(IReadOnlyList<string> downstreamIds);
 
     /// <summary>A dependency COMPLETED. Idempotent: a dependency already seen changes nothing, so a

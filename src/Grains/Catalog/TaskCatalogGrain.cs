@@ -55,6 +55,12 @@ internal sealed class TaskCatalogGrain(
             slots.Wake();
         }
 
+        // Subscribed again now that the dependents' rows are committed: the first subscription lived
+        // in the dependency's activation only, and one that went and came back meanwhile read its
+        // subscribers from the database without them (TaskGrain.SubscribeAgainAsync says the same).
+        await Task.WhenAll(dependents.Select(g =>
+            GrainFactory.GetGrain<ITaskGrain>(g.Key).SubscribeAsync(g.Distinct(StringComparer.Ordinal).ToList()))).ConfigureAwait(true);
+
         // Tasks whose timer is due soon, and tasks waiting on an existing dependency (which may have
         // ended between the subscription and the commit) act on their own state now.
         foreach (var state in states.Where(s =>

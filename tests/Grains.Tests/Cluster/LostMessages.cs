@@ -1,13 +1,14 @@
 namespace OrleansScheduler.Grains.Tests.Cluster;
 
 /// <summary>Loses the notifications the test named (<see cref="ClusterProbe.LoseNotificationsTo"/>)
-/// before the target grain sees them, as a message lost with a silo would be: the grain never
-/// runs the call (Orleans wants a filter that does not invoke to throw; the sender of a one-way
-/// call never hears of it, an awaited one sees the failure). What the database says is then the
-/// only way the task can learn of it (activation, WakeAsync, the sweeper).</summary>
-public sealed class LostMessages(ClusterProbe probe) : IIncomingGrainCallFilter
+/// on the sender's side, as a message lost with a silo would be: it never reaches the target, so
+/// it neither runs the call nor activates the grain (an activation reads its dependencies' rows
+/// and would settle the task at once). The sender of a one-way call never hears of it; an awaited
+/// one sees the failure. What the database says is then the only way the task can learn of it
+/// (activation, WakeAsync, the sweeper).</summary>
+public sealed class LostMessages(ClusterProbe probe) : IOutgoingGrainCallFilter
 {
-    public Task Invoke(IIncomingGrainCallContext context)
+    public Task Invoke(IOutgoingGrainCallContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
         if (context.InterfaceMethod.Name is nameof(ITaskGrain.UpstreamCompletedAsync) or nameof(ITaskGrain.UpstreamFailedAsync)

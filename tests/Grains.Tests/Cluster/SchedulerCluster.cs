@@ -61,6 +61,11 @@ public sealed class SchedulerCluster : IAsyncDisposable
     /// <summary>A silo's own database object (its writer, its statements).</summary>
     public SchedulerDatabase Database(int silo = 0) => _cluster.Silos[silo].ServiceProvider.GetRequiredService<SchedulerDatabase>();
 
+    /// <summary>A task's status as its row says, without activating its grain (an activation reads
+    /// its dependencies and settles itself, which a test of a lost notification must not trigger).</summary>
+    public async Task<TaskStatus?> StoredStatusAsync(string id) =>
+        (await new TaskReadModel(Database(), TimeProvider.System).FindAsync(id))?.Status;
+
     public static async Task<SchedulerCluster> StartAsync(SchedulerClusterOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -87,7 +92,7 @@ public sealed class SchedulerCluster : IAsyncDisposable
             services.AddTaskHandler<CountingHandler>(CountingHandler.TypeName);
             host.UseOrleans(siloBuilder => siloBuilder
                 .AddSchedulerRuntime(host.Configuration)
-                .AddIncomingGrainCallFilter(new LostMessages(options.Probe)));
+                .AddOutgoingGrainCallFilter(new LostMessages(options.Probe)));
         });
         var cluster = builder.Build();
         try
