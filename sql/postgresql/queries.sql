@@ -101,7 +101,7 @@ WHERE status = 'COMPLETED' AND completed_at IS NOT NULL
 ORDER BY completed_at DESC LIMIT 1000;
 
 -- name: ReadyTasks
-SELECT id FROM tasks WHERE status = 'QUEUED' ORDER BY priority DESC, seq LIMIT @max;
+SELECT id, priority, seq FROM tasks WHERE status = 'QUEUED' ORDER BY priority DESC, seq LIMIT @max;
 
 -- name: DueScheduled
 SELECT id FROM tasks WHERE status = 'SCHEDULED' AND due_at <= ms_to_ts(@until) ORDER BY due_at LIMIT @max;

@@ -105,7 +105,7 @@ ORDER BY completed_at DESC LIMIT 1000;
 
 -- name: ReadyTasks
 -- The ConcurrencyGrain's grant scan: ready tasks, highest priority first, then oldest.
-SELECT id FROM tasks INDEXED BY tasks_ready WHERE status = 'QUEUED' ORDER BY priority DESC, seq LIMIT @max;
+SELECT id, priority, seq FROM tasks INDEXED BY tasks_ready WHERE status = 'QUEUED' ORDER BY priority DESC, seq LIMIT @max;
 
 -- name: DueScheduled
 SELECT id FROM tasks INDEXED BY tasks_due WHERE status = 'SCHEDULED' AND due_at <= @until ORDER BY due_at LIMIT @max;

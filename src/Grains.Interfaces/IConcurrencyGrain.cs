@@ -6,8 +6,10 @@ namespace OrleansScheduler;
 public interface IConcurrencyGrain : IGrainWithIntegerKey
 {
     /// <summary>Many tasks' slot traffic in one call (each silo batches its own): slots given
-    /// back, grants taken up, and whether a task became ready. Grants what it can before it answers.</summary>
-    Task UpdateAsync(SlotUpdate update);
+    /// back, grants taken up, whether a task became ready, and tasks just released that ask for a
+    /// slot before they write themselves QUEUED. Grants what it can before it answers, and answers
+    /// the grants of the asking tasks (the others are sent their grants one-way).</summary>
+    Task<IReadOnlyDictionary<string, SlotGrant>> UpdateAsync(SlotUpdate update);
 
     Task<SlotsView> GetSlotsAsync();
 
@@ -21,8 +23,15 @@ public interface IConcurrencyGrain : IGrainWithIntegerKey
 /// <param name="Released">Grants given back: the attempt ended, or the task refused the grant.</param>
 /// <param name="Started">Grants a task accepted, with the attempt they run.</param>
 /// <param name="Wake">A task became ready for a slot.</param>
+/// <param name="Asks">Tasks whose last dependency just completed, asking for a slot at once: one
+/// granted runs without first writing itself QUEUED and waiting for a scan of the ready index.
+/// They compete with the QUEUED tasks by priority, then age, like any ready task.</param>
 [GenerateSerializer, Immutable]
-public sealed record SlotUpdate(IReadOnlyList<long> Released, IReadOnlyList<SlotStart> Started, bool Wake);
+public sealed record SlotUpdate(IReadOnlyList<long> Released, IReadOnlyList<SlotStart> Started, bool Wake, IReadOnlyList<SlotAsk> Asks);
 
 [GenerateSerializer, Immutable]
 public sealed record SlotStart(long GrantId, string SiloId, int Attempt);
+
+/// <summary>A ready task asking for a slot, with what orders it among ready tasks.</summary>
+[GenerateSerializer, Immutable]
+public sealed record SlotAsk(string TaskId, int Priority, long Seq);

@@ -34,7 +34,7 @@ internal sealed partial class ConcurrencyGrain(
             LogActivated(logger, State.Holders.Count, Limit);
         });
 
-    public async Task UpdateAsync(SlotUpdate update)
+    public async Task<IReadOnlyDictionary<string, SlotGrant>> UpdateAsync(SlotUpdate update)
     {
         ArgumentNullException.ThrowIfNull(update);
         var byGrant = update.Released.Count + update.Started.Count > 0
@@ -59,7 +59,7 @@ internal sealed partial class ConcurrencyGrain(
             }
         }
 
-        await GrantAsync(scan: update.Wake || changed).ConfigureAwait(true);
+        return await GrantAsync(scan: update.Wake || changed, update.Asks).ConfigureAwait(true);
     }
 
     public Task<SlotsView> GetSlotsAsync()
@@ -81,45 +81,44 @@ internal sealed partial class ConcurrencyGrain(
         }
 
         LogRecovering(logger, State.Holders.Count);
-        await GrantAsync(scan: true).ConfigureAwait(true);
+        await GrantAsync(scan: true, asks: []).ConfigureAwait(true);
     }
 
     public Task ReceiveReminder(string reminderName, TickStatus status) => RecoverAsync();
 
-    /// <summary>Grants every free slot to the next ready tasks: they are read from the ready index
-    /// (skipping tasks that hold a grant they have not taken up yet), written as holders, and only
-    /// then sent their grants.</summary>
-    private async Task GrantAsync(bool scan)
+    /// <summary>Grants every free slot to the next ready tasks, highest priority first, then oldest:
+    /// the QUEUED ones read from the ready index (skipping tasks that hold a grant they have not
+    /// taken up yet) together with the tasks asking now. The grants are written as holders, and
+    /// only then answered to the asking tasks or sent to the others.</summary>
+    private async Task<IReadOnlyDictionary<string, SlotGrant>> GrantAsync(bool scan, IReadOnlyList<SlotAsk> asks)
     {
         var free = Limit - State.Holders.Count;
         var granted = new List<(string TaskId, SlotGrant Grant)>();
-        if (scan && free > 0)
+        if ((scan || asks.Count > 0) && free > 0)
         {
+            // The ready index is read whenever a task asks, so an asking task never passes a QUEUED
+            // one of higher priority (or the same priority and older).
             var pending = State.Holders.Values.Where(h => !h.Started).Select(h => h.TaskId).ToHashSet(StringComparer.Ordinal);
             var ready = await reads.ReadyTasksAsync(free + pending.Count).ConfigureAwait(true);
+            var candidates = ready.Where(r => !pending.Contains(r.TaskId))
+                .Concat(asks)
+                .OrderByDescending(r => r.Priority)
+                .ThenBy(r => r.Seq)
+                .DistinctBy(r => r.TaskId, StringComparer.Ordinal)
+                .Take(free);
             var now = timeProvider.GetUtcNow();
             var slot = 1;
-            foreach (var taskId in ready)
+            foreach (var candidate in candidates)
             {
-                if (granted.Count == free)
-                {
-                    break;
-                }
-
-                if (pending.Contains(taskId))
-                {
-                    continue;
-                }
-
                 while (State.Holders.ContainsKey(slot))
                 {
                     slot++;
                 }
 
                 var grant = new SlotGrant(State.NextGrant++, slot);
-                State.Holders[slot] = new SlotHolding(taskId, grant.GrantId, now);
+                State.Holders[slot] = new SlotHolding(candidate.TaskId, grant.GrantId, now);
                 State.Dirty.Add(slot);
-                granted.Add((taskId, grant));
+                granted.Add((candidate.TaskId, grant));
             }
         }
 
@@ -128,10 +127,21 @@ internal sealed partial class ConcurrencyGrain(
             await slots.WriteStateAsync().ConfigureAwait(true);
         }
 
+        var answers = new Dictionary<string, SlotGrant>(StringComparer.Ordinal);
+        var asking = asks.Count == 0 ? null : asks.Select(a => a.TaskId).ToHashSet(StringComparer.Ordinal);
         foreach (var (taskId, grant) in granted)
         {
-            _ = GrainFactory.GetGrain<ITaskGrain>(taskId).StartAsync(grant);
+            if (asking?.Contains(taskId) == true)
+            {
+                answers[taskId] = grant;
+            }
+            else
+            {
+                _ = GrainFactory.GetGrain<ITaskGrain>(taskId).StartAsync(grant);
+            }
         }
+
+        return answers;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "ConcurrencyGrain activated with {Holders} holders, limit {Limit}")]

@@ -12,6 +12,7 @@ public sealed partial class SlotRequests(IGrainFactory grains, ILogger<SlotReque
     private readonly Lock _lock = new();
     private List<long> _released = [];
     private List<SlotStart> _started = [];
+    private List<(SlotAsk Ask, TaskCompletionSource<SlotGrant?> Answer)> _asks = [];
     private bool _wake;
     private bool _inFlight;
 
@@ -37,6 +38,21 @@ public sealed partial class SlotRequests(IGrainFactory grains, ILogger<SlotReque
         Flush();
     }
 
+    /// <summary>A task just released by its last dependency asks for a slot before it writes itself
+    /// QUEUED; the answer is its grant, or null (no slot for it now: it queues as usual). Saves the
+    /// QUEUED commit and the ready scan between a completion and its dependent's start.</summary>
+    public Task<SlotGrant?> AskAsync(string taskId, int priority, long seq)
+    {
+        var answer = new TaskCompletionSource<SlotGrant?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_lock)
+        {
+            _asks.Add((new SlotAsk(taskId, priority, seq), answer));
+        }
+
+        Flush();
+        return answer.Task;
+    }
+
     /// <summary>A task became ready for a slot.</summary>
     public void Wake()
     {
@@ -51,30 +67,43 @@ public sealed partial class SlotRequests(IGrainFactory grains, ILogger<SlotReque
     private void Flush()
     {
         SlotUpdate update;
+        List<(SlotAsk Ask, TaskCompletionSource<SlotGrant?> Answer)> asks;
         lock (_lock)
         {
-            if (_inFlight || (_released.Count == 0 && _started.Count == 0 && !_wake))
+            if (_inFlight || (_released.Count == 0 && _started.Count == 0 && _asks.Count == 0 && !_wake))
             {
                 return;
             }
 
-            update = new SlotUpdate(_released, _started, _wake);
-            (_released, _started, _wake, _inFlight) = ([], [], false, true);
+            asks = _asks;
+            update = new SlotUpdate(_released, _started, _wake, asks.Select(a => a.Ask).ToList());
+            (_released, _started, _asks, _wake, _inFlight) = ([], [], [], false, true);
         }
 
         // Off the calling grain's scheduler: the call belongs to the silo, not to the task that
         // happened to trigger it, and its answer must not wait for that task's next turn.
-        _ = Task.Run(() => SendAsync(update));
+        _ = Task.Run(() => SendAsync(update, asks));
     }
 
-    private async Task SendAsync(SlotUpdate update)
+    private async Task SendAsync(SlotUpdate update, List<(SlotAsk Ask, TaskCompletionSource<SlotGrant?> Answer)> asks)
     {
         try
         {
-            await grains.GetGrain<IConcurrencyGrain>(0).UpdateAsync(update).ConfigureAwait(false);
+            var grants = await grains.GetGrain<IConcurrencyGrain>(0).UpdateAsync(update).ConfigureAwait(false);
+            foreach (var (ask, answer) in asks)
+            {
+                answer.TrySetResult(grants.GetValueOrDefault(ask.TaskId));
+            }
         }
         catch (Exception ex)
         {
+            // An asking task that hears nothing queues as usual; if its grant was written before the
+            // answer was lost, recovery sends it again and the task, QUEUED by then, takes it.
+            foreach (var (_, answer) in asks)
+            {
+                answer.TrySetResult(null);
+            }
+
             // The ConcurrencyGrain's silo died mid-call, or it timed out. Releases must not be lost
             // (a held slot that nobody gives back shrinks the cluster's limit until recovery), so
             // the update goes round again; every part of it is idempotent.

@@ -113,7 +113,13 @@ public sealed class TaskReadModel(SchedulerDatabase database, TimeProvider timeP
     }
 
     /// <summary>Ready tasks for the ConcurrencyGrain, highest priority first, then oldest.</summary>
-    public Task<List<string>> ReadyTasksAsync(int max) => IdsAsync("ReadyTasks", command => command.Bind("@max", max));
+    public async Task<List<SlotAsk>> ReadyTasksAsync(int max)
+    {
+        var ready = new List<SlotAsk>(max);
+        await ReadAsync("ReadyTasks", command => command.Bind("@max", max),
+            reader => ready.Add(new SlotAsk(reader.GetString(0), reader.GetInt32(1), reader.GetInt64(2)))).ConfigureAwait(false);
+        return ready;
+    }
 
     /// <summary>SCHEDULED tasks due by <paramref name="until"/>, soonest first.</summary>
     public Task<List<string>> DueScheduledAsync(DateTimeOffset until, int max) =>

@@ -57,6 +57,14 @@ internal sealed partial class TaskGrain
             return;
         }
 
+        await BeginAttemptAsync(grant).ConfigureAwait(true);
+    }
+
+    /// <summary>Starts the next attempt of this QUEUED task on <paramref name="grant"/>: RUNNING is
+    /// written (with any transition made just before in the same write), then the executor runs it.</summary>
+    private async Task BeginAttemptAsync(SlotGrant grant)
+    {
+        State.GrantId = grant.GrantId;
         var attempt = State.Attempts + 1;
         State.Attempts = attempt;
         (State.WorkerId, State.AttemptSilo, State.StartedAt) = (silo.Name, silo.SiloAddress.ToParsableString(), Now);
