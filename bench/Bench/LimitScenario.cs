@@ -165,7 +165,7 @@ public static class LimitScenario
                     Bind(insert, ("@id", "t" + i), ("@type", Rig.BenchType), ("@status", "QUEUED"), ("@priority", TaskSpec.DefaultPriority),
                         ("@duration_ms", 0), ("@payload", null), ("@run_at", null), ("@timeout_ms", null), ("@max_attempts", 1), ("@pending_deps", 0),
                         ("@created_at", now), ("@queued_at", now), ("@completed_at", null), ("@error", null), ("@retry_backoff_ms", 1000),
-                        ("@retry_backoff_max_ms", 300_000), ("@due_at", null), ("@due_kind", null));
+                        ("@retry_backoff_max_ms", 300_000), ("@due_at", null), ("@due_kind", null), ("@cause_id", null), ("@cause_status", null));
                     insert.ExecuteScalar();
                 }
 
@@ -247,7 +247,7 @@ public static class LimitScenario
                             Bind(commands["UpdateTask"], ("@status", to), ("@attempts", 1), ("@worker_id", "bench-silo"),
                                 ("@attempt_silo", to == "RUNNING" ? "S127.0.0.1:11111:1" : null), ("@grant_id", grant + i), ("@pending_deps", 0),
                                 ("@queued_at", now), ("@started_at", now), ("@completed_at", to == "COMPLETED" ? now : null), ("@due_at", null),
-                                ("@due_kind", null), ("@result", null), ("@error", null), ("@seq", seqs[i]), ("@version", taskVersion)).ExecuteNonQuery();
+                                ("@due_kind", null), ("@result", null), ("@error", null), ("@cause_id", null), ("@cause_status", null), ("@seq", seqs[i]), ("@version", taskVersion)).ExecuteNonQuery();
                             Bind(commands["InsertEvent"], ("@task", seqs[i]), ("@at", now), ("@from_status", from2), ("@to_status", to), ("@silo", "bench-silo"),
                                 ("@attempt", 1), ("@reason", to == "RUNNING" ? "attempt 1 of 1 started" : "completed")).ExecuteNonQuery();
                         }
