@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Orleans.Configuration;
 using Orleans.Hosting;
 using Orleans.Runtime;
+using OrleansScheduler.Grains;
 using OrleansScheduler.Grains.Execution;
 using OrleansScheduler.Grains.Hosting;
 using OrleansScheduler.Grains.Storage;
@@ -81,9 +82,10 @@ public static class SchedulerSiloExtensions
         // alone would take a long-running silo past its memory target (docs/performance.md).
         silo.Configure<GrainDirectoryOptions>(o => o.CacheSize = 10_000);
 
-        // The recovery reminders' period is Scheduler:RecoveryPeriod (a minute by default); tests
-        // shorten it below Orleans' one-minute floor.
-        silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
+        // The recovery reminders' period is Scheduler:RecoveryPeriod (a minute by default, Orleans'
+        // floor); only a shorter one (tests) lowers the floor, so production keeps Orleans' default.
+        var recoveryPeriod = configuration.GetSection(SchedulerOptions.SectionName).Get<SchedulerOptions>()?.RecoveryPeriod ?? new SchedulerOptions().RecoveryPeriod;
+        silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = recoveryPeriod < o.MinimumReminderPeriod ? recoveryPeriod : o.MinimumReminderPeriod);
 
         var services = silo.Services;
         services.AddOptions<SchedulerSiloOptions>().Bind(configuration.GetSection(SchedulerSiloOptions.SectionName));
