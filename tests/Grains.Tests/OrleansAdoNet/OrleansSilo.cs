@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
 using Orleans.Hosting;
 using Orleans.Runtime;
+using OrleansScheduler.Testing;
 using Xunit.Abstractions;
 
 namespace OrleansScheduler.Grains.Tests.OrleansAdoNet;
@@ -118,41 +119,5 @@ public sealed record OrleansCluster(string ClusterId, string ServiceId)
     {
         var unique = Guid.NewGuid().ToString("N")[..8];
         return new($"{what}-{unique}", $"svc-{what}-{unique}");
-    }
-}
-
-/// <summary>Warnings and errors of the silos go to the test's output, so a failing test shows
-/// what Orleans complained about (a bad query text shows up here first).</summary>
-internal sealed class TestOutputLoggerProvider(ITestOutputHelper output, string silo) : ILoggerProvider
-{
-    public ILogger CreateLogger(string categoryName) => new Logger(output, silo, categoryName);
-
-    public void Dispose()
-    {
-    }
-
-    private sealed class Logger(ITestOutputHelper output, string silo, string category) : ILogger
-    {
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            if (!IsEnabled(logLevel))
-            {
-                return;
-            }
-
-            try
-            {
-                output.WriteLine($"[{silo} {logLevel} {category}] {formatter(state, exception)}{(exception is null ? "" : Environment.NewLine + exception)}");
-            }
-            catch (InvalidOperationException)
-            {
-                // The test has finished; its output is closed.
-            }
-        }
     }
 }

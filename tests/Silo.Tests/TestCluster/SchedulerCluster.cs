@@ -87,13 +87,6 @@ public sealed class SchedulerCluster : IAsyncDisposable
             siloBuilder.AddSchedulerRuntime(configuration);
             siloBuilder.Services.AddSingleton(probe);
             siloBuilder.Services.AddTaskHandler<ProbeHandler>(ProbeHandler.TypeName);
-
-            // In one process every silo reports the same load, so Orleans' default placement
-            // (resource-optimized, preferring the caller's silo) would activate every task where
-            // the ConcurrencyGrain is. Random placement spreads the tasks over the silos, so the
-            // limit and the hand-overs are tested across silos; the properties must hold wherever
-            // a task runs.
-            siloBuilder.Services.AddSingleton<PlacementStrategy, RandomPlacement>();
         });
 
         var cluster = builder.Build();

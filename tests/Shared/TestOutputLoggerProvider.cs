@@ -1,10 +1,11 @@
 using Microsoft.Extensions.Logging;
 using Xunit.Abstractions;
 
-namespace OrleansScheduler.Silo.Tests.TestCluster;
+namespace OrleansScheduler.Testing;
 
 /// <summary>The silos' warnings and errors go to the test's output, each line naming its silo, so a
-/// failing property shows what the silos complained about.</summary>
+/// failing test shows what the silos (Orleans first of all) complained about. Shared by the suites
+/// that start silos.</summary>
 internal sealed class TestOutputLoggerProvider(ITestOutputHelper output, string silo) : ILoggerProvider
 {
     public ILogger CreateLogger(string categoryName) => new Logger(output, silo, categoryName);
