@@ -14,7 +14,12 @@ namespace OrleansScheduler.Silo;
 /// ones finish for the grace period, and hands the rest back without counting them.</summary>
 public sealed partial class Executor : IAttemptRunner, ILifecycleParticipant<ISiloLifecycle>
 {
-    private const int ReportTries = 3;
+    /// <summary>How long a finished attempt's report is tried again while the task's grain cannot
+    /// take it (the database is down, the grain's silo is changing): long enough for a database
+    /// restart, so the outcome is kept rather than the attempt re-run.</summary>
+    private static readonly TimeSpan ReportPatience = TimeSpan.FromMinutes(10);
+
+    private static readonly TimeSpan MaxReportDelay = TimeSpan.FromSeconds(5);
 
     private readonly ConcurrentDictionary<string, Running> _running = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
@@ -138,12 +143,16 @@ public sealed partial class Executor : IAttemptRunner, ILifecycleParticipant<ISi
         await ReportAsync(running, grain => grain.EndAttemptAsync(outcome)).ConfigureAwait(false);
     }
 
-    /// <summary>Reports to the task's grain, a few times if the call fails for a passing reason. The
-    /// attempt counts as running here until then, so a grain asking whether it is alive is not told
-    /// it was lost while its report is on the way.</summary>
+    /// <summary>Reports to the task's grain, again and again while the call fails (for up to
+    /// <see cref="ReportPatience"/>, or until the silo stops). The attempt counts as running here
+    /// until then, so a grain asking whether it is alive is not told it was lost while its report
+    /// is on the way. Giving up after three quick tries lost the outcomes of attempts that ended
+    /// during a PostgreSQL restart, and, where the task's grain had moved to another live silo,
+    /// left the task RUNNING until this silo died (the EndToEnd PostgreSQL restart test).</summary>
     private async Task ReportAsync(Running running, Func<ITaskGrain, Task<bool>> report)
     {
         var lease = running.Lease;
+        var started = _timeProvider.GetTimestamp();
         try
         {
             for (var attempt = 1; ; attempt++)
@@ -163,10 +172,19 @@ public sealed partial class Executor : IAttemptRunner, ILifecycleParticipant<ISi
                     LogStaleActivation(_logger, ex, lease.TaskId, lease.Attempt);
                     return;
                 }
-                catch (Exception ex) when (attempt < ReportTries)
+                catch (Exception ex) when (_timeProvider.GetElapsedTime(started) < ReportPatience && !_stopping.IsCancellationRequested)
                 {
                     LogReportRetry(_logger, ex, lease.TaskId, lease.Attempt);
-                    await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt), _timeProvider).ConfigureAwait(false);
+                    try
+                    {
+                        var delay = TimeSpan.FromMilliseconds(Math.Min(MaxReportDelay.TotalMilliseconds, 200 * attempt));
+                        await Task.Delay(delay, _timeProvider, _stopping.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        // The silo stops: the attempt is left to recovery, like one whose silo died.
+                        return;
+                    }
                 }
                 catch (Exception ex)
                 {
