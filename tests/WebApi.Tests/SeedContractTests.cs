@@ -69,7 +69,10 @@ public sealed class Seed001Tests(SchedulerApp app) : IClassFixture<SchedulerApp>
         Assert.Contains(all, t => (string)t["id"]! == "task-1");
 
         await api.WaitForStatusAsync(["task-1"], "COMPLETED");
-        var stats = await api.GetStatsAsync();
+
+        // The slot goes back through the silo's batcher just after the completion is written.
+        var stats = await Poll.UntilAsync("the slot is given back", () => api.GetStatsAsync(),
+            s => (int)s["slots"]!["in_use"]! == 0, s => s.ToJsonString(), TimeSpan.FromSeconds(10));
         var counts = stats["counts"]!.AsObject();
         Assert.Equal(
             ["CANCELLED", "COMPLETED", "FAILED", "QUEUED", "RUNNING", "SCHEDULED", "UPSTREAM_FAILED", "WAITING"],

@@ -92,7 +92,10 @@ public sealed class SchedulerCluster : IAsyncDisposable
             services.AddTaskHandler<CountingHandler>(CountingHandler.TypeName);
             host.UseOrleans(siloBuilder => siloBuilder
                 .AddSchedulerRuntime(host.Configuration)
-                .AddOutgoingGrainCallFilter(new LostMessages(options.Probe)));
+                .AddOutgoingGrainCallFilter(new LostMessages(options.Probe))
+
+                // The tests' own reminder grain ticks every second, below any RecoveryPeriod here.
+                .Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1)));
         });
         var cluster = builder.Build();
         try

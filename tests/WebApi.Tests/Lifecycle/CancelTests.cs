@@ -100,8 +100,8 @@ public sealed class CancelTests
             Assert.Equal("UPSTREAM_FAILED", Status(await scheduler.GetAsync("grandchild")));
 
             // The one slot is free: the next task runs.
-            var stats = await scheduler.StatsAsync();
-            Assert.True((int)stats["slots"]!["in_use"]! == 0, stats.ToJsonString());
+            await Until.TrueAsync("the slot is free", scheduler.StatsAsync,
+                s => (int)s["slots"]!["in_use"]! == 0, s => s.ToJsonString(), TimeSpan.FromSeconds(10));
             await scheduler.SubmitAsync(new JsonObject { ["id"] = "next", ["type"] = RecordingHandler.Type });
             await scheduler.WaitForStatusAsync("next", "COMPLETED");
 

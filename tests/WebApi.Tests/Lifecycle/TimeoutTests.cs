@@ -32,7 +32,8 @@ public sealed class TimeoutTests
         var ends = events.Where(e => (string?)e!["from"] == "RUNNING").ToList();
         Assert.True(ends.Count == 2, events.ToJsonString());
         Assert.All(ends, e => Assert.Contains("timed out", (string)e!["reason"]!, StringComparison.OrdinalIgnoreCase));
-        Assert.Equal(0, (int)(await scheduler.StatsAsync())["slots"]!["in_use"]!);
+        await Until.TrueAsync("the slot is free", scheduler.StatsAsync,
+            s => (int)s["slots"]!["in_use"]! == 0, s => s.ToJsonString(), TimeSpan.FromSeconds(10));
     }
 
     [Fact]
