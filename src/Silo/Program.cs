@@ -1,5 +1,7 @@
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using OrleansScheduler.Silo.Hosting;
+using OrleansScheduler.Silo.Logging;
 
 namespace OrleansScheduler.Silo;
 
@@ -18,6 +20,7 @@ internal static class SiloProgram
             ContentRootPath = AppContext.BaseDirectory,
         });
         builder.Configuration.AddSchedulerEnvironment();
+        builder.Logging.AddSchedulerConsole(builder.Configuration);
         builder.UseOrleans(silo => silo.AddScheduler(builder.Configuration));
         await builder.Build().RunAsync();
     }

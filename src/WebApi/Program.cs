@@ -1,15 +1,19 @@
 using OrleansScheduler.Silo;
 using OrleansScheduler.Silo.Hosting;
+using OrleansScheduler.Silo.Logging;
 using OrleansScheduler.WebApi;
 using OrleansScheduler.WebApi.Endpoints;
 using OrleansScheduler.WebApi.Health;
 using OrleansScheduler.WebApi.OpenApi;
 using OrleansScheduler.WebApi.Requests;
+using OrleansScheduler.WebApi.Tracing;
 
 // appsettings.json is found next to the program, whichever folder it is started from.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 builder.Configuration.AddSchedulerEnvironment();
 builder.WebHost.UseSchedulerUrls(builder.Configuration);
+builder.Logging.AddSchedulerConsole(builder.Configuration);
+builder.Services.AddSchedulerTraceContext();
 
 builder.Services.ConfigureHttpJsonOptions(options => ApiJson.Configure(options.SerializerOptions));
 builder.Services.AddOptions<ApiOptions>().Bind(builder.Configuration.GetSection(ApiOptions.SectionName));
@@ -31,6 +35,7 @@ builder.Services.AddEndpointsApiExplorer();
 builder.Services.AddSwaggerGen(options => options.OperationFilter<RequestBodyFilter>());
 
 var app = builder.Build();
+app.UseSchedulerTraceContext();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseSwagger(options => options.RouteTemplate = "docs/{documentName}/swagger.json");

@@ -82,7 +82,13 @@ public sealed partial class SlotRequests(IGrainFactory grains, ILogger<SlotReque
 
         // Off the calling grain's scheduler: the call belongs to the silo, not to the task that
         // happened to trigger it, and its answer must not wait for that task's next turn.
-        _ = Task.Run(() => SendAsync(update, asks));
+        // Nor does it belong to that task's trace: without the suppression, the request context
+        // of whichever grain call first started a send would ride on every later one, and every
+        // grant, and the log lines of every task granted, would carry that one request's trace.
+        using (ExecutionContext.SuppressFlow())
+        {
+            _ = Task.Run(() => SendAsync(update, asks));
+        }
     }
 
     private async Task SendAsync(SlotUpdate update, List<(SlotAsk Ask, TaskCompletionSource<SlotGrant?> Answer)> asks)

@@ -144,6 +144,11 @@ internal sealed partial class TaskGrain(
     /// task now, and Orleans deactivates this one anyway.</summary>
     private async Task PersistAsync()
     {
+        if (logger.IsEnabled(LogLevel.Debug))
+        {
+            LogTransitions();
+        }
+
         try
         {
             await task.WriteStateAsync().ConfigureAwait(true);
@@ -166,6 +171,16 @@ internal sealed partial class TaskGrain(
         }
 
         ArmDueTimer();
+    }
+
+    /// <summary>A task's story, one line per transition, at Debug (LOG_LEVEL=debug): with the trace id
+    /// each line carries, <c>grep</c> over every silo's log tells one request's tasks end to end.</summary>
+    private void LogTransitions()
+    {
+        foreach (var change in State.NewEvents)
+        {
+            LogTransition(logger, State.Id, change.Attempt ?? State.Attempts, State.Type, change.From?.ToName() ?? "new", change.To.ToName(), change.Reason);
+        }
     }
 
     private ITaskGrain TaskRef(string id) => GrainFactory.GetGrain<ITaskGrain>(id);
@@ -203,4 +218,7 @@ internal sealed partial class TaskGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId}: its state could not be written; the activation is dropped and the next one reads the database")]
     private static partial void LogWriteFailed(ILogger logger, Exception exception, string taskId);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Task {TaskId} ({Type}), attempt {Attempt}: {From} -> {To} {Reason}")]
+    private static partial void LogTransition(ILogger logger, string taskId, int attempt, string type, string from, string to, string? reason);
 }

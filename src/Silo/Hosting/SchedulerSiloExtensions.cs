@@ -13,6 +13,7 @@ using OrleansScheduler.Grains.Storage;
 using OrleansScheduler.Grains.Storage.Postgres;
 using OrleansScheduler.Grains.Storage.Sqlite;
 using OrleansScheduler.Silo.Handlers;
+using OrleansScheduler.Silo.Logging;
 
 namespace OrleansScheduler.Silo.Hosting;
 
@@ -35,6 +36,7 @@ public static class SchedulerSiloExtensions
         var gatewayPort = options.GatewayPort == 0 ? FreePort() : options.GatewayPort;
 
         silo.Configure<Orleans.Configuration.SiloOptions>(o => o.SiloName = siloName);
+        silo.Services.AddSiloNameToLogs(siloName);
         if (SchedulerGrainsExtensions.IsPostgres(configuration))
         {
             silo.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (options.ClusterId, ServiceId));

@@ -1,0 +1,43 @@
+using System.Diagnostics;
+using Orleans.Runtime;
+
+namespace OrleansScheduler.WebApi.Tracing;
+
+public static class TraceContextExtensions
+{
+    /// <summary>Orleans' key for the W3C trace parent in a grain call's <see cref="RequestContext"/>
+    /// (its own activity propagation uses the same one when tracing is on).</summary>
+    public const string TraceParentKey = "traceparent";
+
+    /// <summary><c>X-Correlation-Id</c> as a trace id (see <see cref="CorrelationIdPropagator"/>).</summary>
+    public static IServiceCollection AddSchedulerTraceContext(this IServiceCollection services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        return services.AddSingleton<DistributedContextPropagator>(new CorrelationIdPropagator(DistributedContextPropagator.CreateDefaultPropagator()));
+    }
+
+    /// <summary>Each request's trace id goes out in <c>X-Trace-Id</c> (and its <c>X-Correlation-Id</c>,
+    /// when it sent one, comes back as sent), and into Orleans' request context, so every grain
+    /// call the request makes, and every log line written in those calls on any silo, carries it
+    /// even when no tracer listens (Orleans creates and propagates activities only for a listener).</summary>
+    public static IApplicationBuilder UseSchedulerTraceContext(this IApplicationBuilder app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        return app.Use(static (context, next) =>
+        {
+            if (Activity.Current is { IdFormat: ActivityIdFormat.W3C } activity)
+            {
+                RequestContext.Set(TraceParentKey, activity.Id!);
+                var headers = context.Response.Headers;
+                headers[CorrelationIds.TraceIdHeaderName] = activity.TraceId.ToHexString();
+                var correlationId = context.Request.Headers[CorrelationIds.HeaderName].ToString();
+                if (CorrelationIds.IsUsable(correlationId))
+                {
+                    headers[CorrelationIds.HeaderName] = correlationId;
+                }
+            }
+
+            return next(context);
+        });
+    }
+}
