@@ -5,6 +5,7 @@ using OrleansScheduler.WebApi.Endpoints;
 using OrleansScheduler.WebApi.Health;
 using OrleansScheduler.WebApi.OpenApi;
 using OrleansScheduler.WebApi.Requests;
+using OrleansScheduler.WebApi.Security;
 
 // appsettings.json is found next to the program, whichever folder it is started from.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
@@ -13,6 +14,7 @@ builder.WebHost.UseSchedulerUrls(builder.Configuration);
 
 builder.Services.ConfigureHttpJsonOptions(options => ApiJson.Configure(options.SerializerOptions));
 builder.Services.AddOptions<ApiOptions>().Bind(builder.Configuration.GetSection(ApiOptions.SectionName));
+builder.AddSchedulerSecurity();
 builder.Services.AddProblemDetails();
 builder.Services.AddExceptionHandler<ApiExceptionHandler>();
 // One process co-hosts a silo (the default, on SQLite); with Silo:Enabled=false it is a pure front
@@ -33,6 +35,7 @@ builder.Services.AddSwaggerGen(options => options.OperationFilter<RequestBodyFil
 var app = builder.Build();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseSchedulerSecurity(); // before anything that needs a key, /orleans and /metrics included
 app.UseSwagger(options => options.RouteTemplate = "docs/{documentName}/swagger.json");
 app.UseSwaggerUI(options =>
 {
