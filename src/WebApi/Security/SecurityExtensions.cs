@@ -35,6 +35,7 @@ public static partial class SecurityExtensions
         services.AddSingleton<SubmitRateLimit>();
         services.AddSingleton<IConfigureOptions<RateLimiterOptions>>(provider => provider.GetRequiredService<SubmitRateLimit>());
         services.AddRateLimiter(_ => { });
+        services.ConfigureSwaggerGen(SwaggerSecurity.Describe);
         return builder;
     }
 

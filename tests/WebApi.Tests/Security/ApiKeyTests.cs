@@ -146,6 +146,21 @@ public sealed class ApiKeyTests(KeyedSchedulerApp app) : IClassFixture<KeyedSche
         }
     }
 
+    /// <summary>Swagger UI can send a key: the document declares both headers as security schemes
+    /// and requires one of them.</summary>
+    [Fact]
+    public async Task The_openapi_document_declares_both_ways_of_sending_a_key()
+    {
+        using var client = app.Client(key: null);
+        var document = JsonNode.Parse(await client.GetStringAsync(new Uri("/docs/v1/swagger.json", UriKind.Relative)))!;
+        var schemes = document["components"]!["securitySchemes"]!;
+        Assert.Equal("bearer", (string?)schemes["Bearer"]!["scheme"]);
+        Assert.Equal("X-Api-Key", (string?)schemes["ApiKeyHeader"]!["name"]);
+        Assert.Equal("header", (string?)schemes["ApiKeyHeader"]!["in"]);
+        var required = document["security"]!.AsArray().SelectMany(r => r!.AsObject().Select(p => p.Key)).ToList();
+        Assert.Equal(["Bearer", "ApiKeyHeader"], required);
+    }
+
     /// <summary>The scheduler_api_key cookie stands for a key on reads under /orleans only (the
     /// Orleans dashboard cannot send our header): elsewhere, and for mutations, it is ignored.</summary>
     [Fact]
