@@ -6,6 +6,7 @@ using OrleansScheduler.WebApi.Endpoints;
 using OrleansScheduler.WebApi.Health;
 using OrleansScheduler.WebApi.OpenApi;
 using OrleansScheduler.WebApi.Requests;
+using OrleansScheduler.WebApi.Security;
 using OrleansScheduler.WebApi.Tracing;
 
 // appsettings.json is found next to the program, whichever folder it is started from.
@@ -17,6 +18,7 @@ builder.Services.AddSchedulerTraceContext();
 
 builder.Services.ConfigureHttpJsonOptions(options => ApiJson.Configure(options.SerializerOptions));
 builder.Services.AddOptions<ApiOptions>().Bind(builder.Configuration.GetSection(ApiOptions.SectionName));
+builder.AddSchedulerSecurity();
 builder.Services.AddProblemDetails();
 builder.Services.AddExceptionHandler<ApiExceptionHandler>();
 // One process co-hosts a silo (the default, on SQLite); with Silo:Enabled=false it is a pure front
@@ -38,6 +40,7 @@ var app = builder.Build();
 app.UseSchedulerTraceContext();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseSchedulerSecurity(); // before anything that needs a key, /orleans and /metrics included
 app.UseSwagger(options => options.RouteTemplate = "docs/{documentName}/swagger.json");
 app.UseSwaggerUI(options =>
 {

@@ -5,7 +5,8 @@ namespace OrleansScheduler.Silo.Hosting;
 public static class SchedulerConfigurationExtensions
 {
     /// <summary>Maps the seeds' environment names onto .NET configuration keys:
-    /// MAX_CONCURRENT_TASKS, DATABASE_URL and LOG_LEVEL. A key set elsewhere (appsettings.json,
+    /// MAX_CONCURRENT_TASKS, DATABASE_URL, LOG_LEVEL, SILO_ID, and the WebApi's API_KEYS and
+    /// RATE_LIMIT_SUBMITS_PER_SECOND. A key set elsewhere (appsettings.json,
     /// command line) is left alone unless the environment names it.</summary>
     public static IConfigurationBuilder AddSchedulerEnvironment(this IConfigurationBuilder builder)
     {
@@ -15,6 +16,8 @@ public static class SchedulerConfigurationExtensions
         Map("DATABASE_URL", "Storage:DatabaseUrl");
         Map("LOG_LEVEL", "Logging:LogLevel:Default");
         Map("SILO_ID", "Silo:SiloId");
+        Map("API_KEYS", "Api:KeyList");
+        Map("RATE_LIMIT_SUBMITS_PER_SECOND", "Api:SubmitsPerSecond");
         return builder.AddInMemoryCollection(mapped);
 
         void Map(string variable, string key)

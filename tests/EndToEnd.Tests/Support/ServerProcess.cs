@@ -92,7 +92,7 @@ public sealed class ServerProcess : IDisposable
         };
         start.ArgumentList.Add(Dll);
         // Settings the test does not choose must not leak in from the environment running the tests.
-        foreach (var name in new[] { "ASPNETCORE_URLS", "DOTNET_URLS", "URLS", "ASPNETCORE_HTTP_PORTS", "MAX_CONCURRENT_TASKS", "SILO_ID" })
+        foreach (var name in new[] { "ASPNETCORE_URLS", "DOTNET_URLS", "URLS", "ASPNETCORE_HTTP_PORTS", "MAX_CONCURRENT_TASKS", "SILO_ID", "API_KEYS", "RATE_LIMIT_SUBMITS_PER_SECOND" })
         {
             start.Environment.Remove(name);
         }
