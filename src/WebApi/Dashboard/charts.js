@@ -26,9 +26,10 @@ window.SchedulerCharts = (() => {
 
   const title = (text) => s('title', null, text);
 
-  const W = 600;
-  const H = 170;
-  const PAD = { left: 44, right: 8, top: 10, bottom: 22 };
+  // About the size the panels show them at, so 11px text stays about 11px.
+  const W = 420;
+  const H = 160;
+  const PAD = { left: 38, right: 6, top: 10, bottom: 20 };
   const plotW = W - PAD.left - PAD.right;
   const plotH = H - PAD.top - PAD.bottom;
 
@@ -49,13 +50,12 @@ window.SchedulerCharts = (() => {
   const clock = (iso) => new Date(iso).toLocaleTimeString([], { hourCycle: 'h23' });
 
   /** The frame: horizontal grid lines with their values, and time labels under the plot. */
-  function frame(svg, top, unit, leftLabel, rightLabel) {
+  function frame(svg, top, leftLabel, rightLabel) {
     for (const f of [0, 0.5, 1]) {
       const y = PAD.top + plotH - f * plotH;
       svg.append(s('line', { class: 'grid', x1: PAD.left, x2: W - PAD.right, y1: y, y2: y }));
       svg.append(s('text', { class: 'axis', x: PAD.left - 4, y: y + 4, 'text-anchor': 'end' }, formatNumber(f * top)));
     }
-    svg.append(s('text', { class: 'axis unit', x: 2, y: PAD.top + 4 }, unit));
     svg.append(s('text', { class: 'axis', x: PAD.left, y: H - 6 }, leftLabel));
     svg.append(s('text', { class: 'axis', x: W - PAD.right, y: H - 6, 'text-anchor': 'end' }, rightLabel));
   }
@@ -74,7 +74,7 @@ window.SchedulerCharts = (() => {
     const step = history.step_seconds;
     const rate = (n) => n / step;
     const top = niceMax(Math.max(0, ...points.map((p) => rate(p.completed + p.failed))));
-    frame(svg, top, '/s', points.length ? clock(points[0].at) : '', 'now');
+    frame(svg, top, points.length ? clock(points[0].at) : '', 'now');
     const slot = plotW / Math.max(1, points.length);
     const bars = s('g', { class: 'bars' });
     points.forEach((p, i) => {
@@ -105,7 +105,7 @@ window.SchedulerCharts = (() => {
     const to = Date.parse(history.to);
     const samples = history.queue_depth;
     const top = niceMax(Math.max(0, ...samples.flatMap((p) => DEPTH_SERIES.map((k) => p[k]))));
-    frame(svg, top, 'tasks', clock(history.from), 'now');
+    frame(svg, top, clock(history.from), 'now');
     const x = (iso) => PAD.left + (Math.min(Math.max(Date.parse(iso), from), to) - from) / (to - from) * plotW;
     const y = (v) => PAD.top + plotH - (v / top) * plotH;
     for (const series of DEPTH_SERIES) {
@@ -125,6 +125,8 @@ window.SchedulerCharts = (() => {
     svg.dataset.samples = String(samples.length);
   }
 
+  const shortMs = (v) => (v >= 3600000 ? `${v / 3600000}h` : v >= 60000 ? `${v / 60000}m` : v >= 1000 ? `${v / 1000}s` : `${v}ms`);
+
   function bucketLabel(b) {
     const ms = (v) => (v >= 3600000 ? `${v / 3600000} h` : v >= 60000 ? `${v / 60000} min` : v >= 1000 ? `${v / 1000} s` : `${v} ms`);
     if (b.to_ms === null || b.to_ms === undefined) return `≥ ${ms(b.from_ms)}`;
@@ -136,8 +138,9 @@ window.SchedulerCharts = (() => {
     reset(svg, 'Run-time histogram of the latest completions');
     const buckets = histogram.buckets;
     const top = niceMax(Math.max(0, ...buckets.map((b) => b.count)));
-    frame(svg, top, 'tasks', '', '');
+    frame(svg, top, '', '');
     const slot = plotW / Math.max(1, buckets.length);
+    const every = Math.max(1, Math.ceil(40 / slot)); // a label every few bars, 40 px apart at least
     buckets.forEach((b, i) => {
       const h = b.count > 0 ? Math.max(1, (b.count / top) * plotH) : 0;
       const x = PAD.left + i * slot;
@@ -145,14 +148,14 @@ window.SchedulerCharts = (() => {
         class: 'bar', 'data-series': 'run-time', 'data-count': b.count, 'data-from-ms': b.from_ms, 'data-to-ms': b.to_ms ?? '',
         x: x + 2, y: PAD.top + plotH - h, width: Math.max(1, slot - 4), height: h,
       }, title(`${bucketLabel(b)}: ${b.count} of ${histogram.sample}`)));
-      svg.append(s('text', { class: 'axis', x: x + slot / 2, y: H - 6, 'text-anchor': 'middle' }, bucketLabel(b)));
+      if (i % every === 0) svg.append(s('text', { class: 'axis', x, y: H - 6, 'text-anchor': 'middle' }, shortMs(b.from_ms)));
     });
     svg.dataset.sample = String(histogram.sample);
   }
 
-  const NODE_W = 150;
+  const NODE_W = 130;
   const NODE_H = 30;
-  const COL_W = 200;
+  const COL_W = 170;
   const ROW_H = 42;
 
   /** A task's neighbourhood, one column per level (upstream left, downstream right), nodes coloured
@@ -196,7 +199,7 @@ window.SchedulerCharts = (() => {
     const nodes = s('g', { class: 'nodes' });
     for (const n of g.nodes) {
       const p = at.get(n.id);
-      const label = n.id.length > 19 ? n.id.slice(0, 18) + '…' : n.id;
+      const label = n.id.length > 16 ? n.id.slice(0, 15) + '…' : n.id;
       const run = n.run_ms === null || n.run_ms === undefined ? 'not run' : `ran ${n.run_ms} ms`;
       nodes.append(s('g', {
         class: 'node', 'data-task': n.id, 'data-status': n.status, 'data-level': n.level,
