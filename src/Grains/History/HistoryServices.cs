@@ -15,7 +15,7 @@ public static class HistoryServices
         {
             o.Validate();
             return true;
-        });
+        }).ValidateOnStart();
         services.TryAddSingleton<HistoryReadModel>();
         services.AddHostedService<QueueDepthSampler>();
         return services;

@@ -212,6 +212,8 @@ window.SchedulerCharts = (() => {
       title(`${n.id} (${n.type}): ${n.status}, ${run}, weight ${n.weight_ms} ms${n.critical ? ', on the critical path' : ''}`)));
     }
     svg.append(nodes);
+    const focus = at.get(g.id);
+    svg.dataset.focusX = String(focus ? focus.x + NODE_W / 2 : 0);
     return svg;
   }
 

@@ -430,7 +430,14 @@
     } else {
       parts.push(el('p', { class: 'muted' }, events ? problemText(events) : 'no events'));
     }
+    // The graph is redrawn each refresh: keep where the user scrolled it, or start on the task.
+    const scrolled = body.dataset.task === id ? body.querySelector('.graph-scroll') : null;
+    const at = scrolled ? [scrolled.scrollLeft, scrolled.scrollTop] : null;
     body.replaceChildren(...parts);
+    body.dataset.task = id;
+    const scroll = body.querySelector('.graph-scroll');
+    if (scroll && at) [scroll.scrollLeft, scroll.scrollTop] = at;
+    else if (scroll) scroll.scrollLeft = Number(scroll.firstChild.dataset.focusX) - scroll.clientWidth / 2;
   }
 
   function showMessage(kind, text) {
