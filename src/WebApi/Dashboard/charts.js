@@ -14,7 +14,10 @@ window.SchedulerCharts = (() => {
     const node = document.createElementNS(svgNs(), tag);
     for (const [key, value] of Object.entries(attrs || {})) {
       if (value === null || value === undefined || value === false) continue;
-      if (key === 'onclick') node.addEventListener('click', value);
+      if (key === 'onclick') {
+        node.addEventListener('click', value);
+        node.addEventListener('keydown', (e) => { if (e.key === 'Enter') value(e); }); // focusable nodes open with Enter too
+      }
       else node.setAttribute(key, String(value));
     }
     for (const child of children.flat()) {
