@@ -64,6 +64,12 @@ public static class ApiProbe
             Named("sweep: due scheduled", "DueScheduled", ("@until", (now + TimeSpan.FromMinutes(2)).ToUnixTimeMilliseconds()), ("@max", 10_000)),
             Named("sweep: stalled waiting", "StalledWaiting", ("@max", 10_000)),
             Named("sweep: stalled upstream-failed", "StalledUpstreamFailed", ("@max", 10_000)),
+            Named("history: completions, 15 min", "CompletionsSince", ("@since", (now - TimeSpan.FromMinutes(15)).ToUnixTimeSeconds())),
+            Named("history: failures, 15 min", "FailuresSince", ("@since", (now - TimeSpan.FromMinutes(15)).ToUnixTimeSeconds())),
+            Named("history: queue depth, 15 min", "QueueDepthSince", ("@since", (now - TimeSpan.FromMinutes(15)).ToUnixTimeSeconds())),
+            Named("graph: the task", "GraphNode", ("@id", id)),
+            Named("graph: upstream level", "GraphUpstream", ("@seqs", $"[{seq},{Math.Max(1, seq - 1)}]"), ("@max", 101)),
+            Named("graph: downstream level", "GraphDownstream", ("@seqs", $"[{seq},{Math.Max(1, seq - 1)}]"), ("@max", 101)),
             Named("write: task update", "UpdateTask", ("@status", "COMPLETED"), ("@attempts", 1), ("@worker_id", null), ("@attempt_silo", null),
                 ("@grant_id", 0), ("@pending_deps", 0), ("@queued_at", null), ("@started_at", null), ("@completed_at", null), ("@due_at", null),
                 ("@due_kind", null), ("@result", null), ("@error", null), ("@seq", seq), ("@version", -1)),
@@ -144,8 +150,11 @@ public static class ApiProbe
         return result;
     }
 
-    /// <summary>Tables that stay small whatever is stored: fine to scan.</summary>
-    private static readonly string[] SmallTables = ["status_counts", "completions_per_second", "slot_holders", "concurrency", "orleans_reminders", "CONSTANT"];
+    /// <summary>Tables that stay small whatever is stored: fine to scan (the per-second counters and
+    /// samples hold at most an hour).
+    /// (json_each is the graph walk's own list of seqs, at most a level of the walk.)</summary>
+    private static readonly string[] SmallTables =
+        ["status_counts", "completions_per_second", "failures_per_second", "queue_depth_samples", "slot_holders", "concurrency", "orleans_reminders", "json_each", "CONSTANT"];
 
     /// <summary>Marks what grows with the tables: a scan of anything but a small table (plans name
     /// a table by its alias in the statement, so every scan is suspect unless named small), or a
@@ -237,7 +246,59 @@ public static class ApiProbe
             Percentiles(report, "GET " + label, runs, "20 requests");
         }
 
+        await MeasureDashboardAsync(client, report);
+
         report.Add("api", "WebApi peak RSS", ThreadCpu.MemoryMb(server.Pid, "VmHWM"), "MB");
+    }
+
+    /// <summary>The dashboard's charts and graph (issue 10, point 7) on the big database: the history
+    /// and run-time endpoints, and the graph of a 101-task DAG (a root, 10 dependents, 9 dependents
+    /// each; the root a year ahead, so nothing runs) submitted among the stored tasks.</summary>
+    private static async Task MeasureDashboardAsync(HttpClient client, Report report)
+    {
+        var later = DateTimeOffset.UtcNow.AddYears(1).ToString("O", CultureInfo.InvariantCulture);
+        var dag = new List<object> { new { id = "probe-root", type = "noop", run_at = later } };
+        for (var i = 0; i < 10; i++)
+        {
+            dag.Add(new { id = $"probe-mid-{i}", type = "noop", dependencies = new[] { "probe-root" } });
+            for (var j = 0; j < 9; j++)
+            {
+                dag.Add(new { id = $"probe-leaf-{i}-{j}", type = "noop", dependencies = new[] { $"probe-mid-{i}" } });
+            }
+        }
+
+        using (var submitted = await client.PostAsync(new Uri("/api/tasks/batch", UriKind.Relative),
+            new StringContent(System.Text.Json.JsonSerializer.Serialize(dag), System.Text.Encoding.UTF8, "application/json")))
+        {
+            if (submitted.StatusCode != HttpStatusCode.Created)
+            {
+                throw new InvalidOperationException($"POST /api/tasks/batch of the graph probe: {(int)submitted.StatusCode} {await submitted.Content.ReadAsStringAsync()}");
+            }
+        }
+
+        foreach (var (label, path) in new[]
+        {
+            ("GET /api/stats/history?minutes=15", "/api/stats/history?minutes=15"),
+            ("GET /api/stats/history?minutes=60&step=1", "/api/stats/history?minutes=60&step=1"),
+            ("GET /api/stats/run-times", "/api/stats/run-times"),
+            ("GET graph of a root (100 of 101 nodes, depth 3)", "/api/tasks/probe-root/graph?depth=3"),
+            ("GET graph of a middle task (depth 3)", "/api/tasks/probe-mid-4/graph?depth=3"),
+            ("GET graph of a task without edges", "/api/tasks/m0/graph?depth=3"),
+        })
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                await TimeAsync(client, path);
+            }
+
+            var runs = new List<double>();
+            for (var i = 0; i < 100; i++)
+            {
+                runs.Add((await TimeAsync(client, path)).Ms);
+            }
+
+            Percentiles(report, label, runs, "100 sequential requests after 10 warm-up");
+        }
     }
 
     private static void Percentiles(Report report, string name, List<double> values, string note)

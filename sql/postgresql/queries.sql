@@ -126,3 +126,51 @@ LIMIT @max;
 
 -- name: Ping
 SELECT 1;
+
+-- ---- The dashboard's history and graph (issue 10, point 7) ----------------------------------
+
+-- name: AddFailures
+INSERT INTO failures_per_second (second, shard, count) VALUES (@second, pg_backend_pid() % 16, @count)
+ON CONFLICT (second, shard) DO UPDATE SET count = failures_per_second.count + excluded.count;
+
+-- name: PruneFailures
+DELETE FROM failures_per_second WHERE second < @before;
+
+-- name: SampleQueueDepth
+INSERT INTO queue_depth_samples (second, waiting, scheduled, queued, running)
+SELECT @second,
+       coalesce(sum(count) FILTER (WHERE status = 'WAITING'), 0),
+       coalesce(sum(count) FILTER (WHERE status = 'SCHEDULED'), 0),
+       coalesce(sum(count) FILTER (WHERE status = 'QUEUED'), 0),
+       coalesce(sum(count) FILTER (WHERE status = 'RUNNING'), 0)
+FROM status_counts
+ON CONFLICT (second) DO NOTHING;
+
+-- name: PruneQueueDepth
+DELETE FROM queue_depth_samples WHERE second < @before;
+
+-- name: CompletionsSince
+SELECT second, sum(count)::bigint FROM completions_per_second WHERE second >= @since GROUP BY second ORDER BY second;
+
+-- name: FailuresSince
+SELECT second, sum(count)::bigint FROM failures_per_second WHERE second >= @since GROUP BY second ORDER BY second;
+
+-- name: QueueDepthSince
+SELECT second, waiting, scheduled, queued, running FROM queue_depth_samples
+WHERE second >= (SELECT coalesce(max(second), @since) FROM queue_depth_samples WHERE second <= @since)
+ORDER BY second;
+
+-- name: GraphNode
+SELECT seq, id, type, status, duration_ms, ts_to_ms(started_at), ts_to_ms(completed_at) FROM tasks WHERE id = @id;
+
+-- name: GraphUpstream
+SELECT e.downstream, u.seq, u.id, u.type, u.status, u.duration_ms, ts_to_ms(u.started_at), ts_to_ms(u.completed_at)
+FROM task_edges e JOIN tasks u ON u.seq = e.upstream
+WHERE e.downstream IN (SELECT value::bigint FROM json_array_elements_text(@seqs::json))
+LIMIT @max;
+
+-- name: GraphDownstream
+SELECT e.upstream, d.seq, d.id, d.type, d.status, d.duration_ms, ts_to_ms(d.started_at), ts_to_ms(d.completed_at)
+FROM task_edges e JOIN tasks d ON d.seq = e.downstream
+WHERE e.upstream IN (SELECT value::bigint FROM json_array_elements_text(@seqs::json))
+LIMIT @max;

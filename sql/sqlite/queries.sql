@@ -158,3 +158,56 @@ DELETE FROM orleans_reminders WHERE grain_id = @grain_id AND name = @name AND ve
 
 -- name: ReminderClear
 DELETE FROM orleans_reminders;
+
+-- ---- The dashboard's history and graph (issue 10, point 7) ----------------------------------
+
+-- name: AddFailures
+INSERT INTO failures_per_second (second, count) VALUES (@second, @count)
+ON CONFLICT (second) DO UPDATE SET count = count + excluded.count;
+
+-- name: PruneFailures
+DELETE FROM failures_per_second WHERE second < @before;
+
+-- name: SampleQueueDepth
+-- One sample of status_counts (8 rows); "WHERE true" lets SQLite parse ON CONFLICT after a SELECT.
+INSERT INTO queue_depth_samples (second, waiting, scheduled, queued, running)
+SELECT @second,
+       coalesce(sum(CASE status WHEN 'WAITING' THEN count END), 0),
+       coalesce(sum(CASE status WHEN 'SCHEDULED' THEN count END), 0),
+       coalesce(sum(CASE status WHEN 'QUEUED' THEN count END), 0),
+       coalesce(sum(CASE status WHEN 'RUNNING' THEN count END), 0)
+FROM status_counts WHERE true
+ON CONFLICT (second) DO NOTHING;
+
+-- name: PruneQueueDepth
+DELETE FROM queue_depth_samples WHERE second < @before;
+
+-- name: CompletionsSince
+SELECT second, count FROM completions_per_second WHERE second >= @since ORDER BY second;
+
+-- name: FailuresSince
+SELECT second, count FROM failures_per_second WHERE second >= @since ORDER BY second;
+
+-- name: QueueDepthSince
+-- The samples of the window and the last one before it (the depth at the window's start).
+SELECT second, waiting, scheduled, queued, running FROM queue_depth_samples
+WHERE second >= (SELECT coalesce(max(second), @since) FROM queue_depth_samples WHERE second <= @since)
+ORDER BY second;
+
+-- name: GraphNode
+SELECT seq, id, type, status, duration_ms, started_at, completed_at FROM tasks WHERE id = @id;
+
+-- name: GraphUpstream
+-- The dependencies of a set of tasks (@seqs, a JSON array of seqs), by the downstream index; LIMIT
+-- bounds a fan-in of any width.
+SELECT e.downstream, u.seq, u.id, u.type, u.status, u.duration_ms, u.started_at, u.completed_at
+FROM task_edges e INDEXED BY task_edges_downstream JOIN tasks u ON u.seq = e.upstream
+WHERE e.downstream IN (SELECT value FROM json_each(@seqs))
+LIMIT @max;
+
+-- name: GraphDownstream
+-- The dependents of a set of tasks, by the edges' primary key (upstream, downstream).
+SELECT e.upstream, d.seq, d.id, d.type, d.status, d.duration_ms, d.started_at, d.completed_at
+FROM task_edges e JOIN tasks d ON d.seq = e.downstream
+WHERE e.upstream IN (SELECT value FROM json_each(@seqs))
+LIMIT @max;

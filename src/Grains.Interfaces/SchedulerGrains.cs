@@ -23,4 +23,11 @@ public static class SchedulerGrains
         ArgumentNullException.ThrowIfNull(grains);
         return grains.GetGrain<ITaskCatalogGrain>(0);
     }
+
+    /// <summary>The dashboard's history and graphs: a stateless worker, like the catalog.</summary>
+    public static IHistoryGrain GetHistoryGrain(this IGrainFactory grains)
+    {
+        ArgumentNullException.ThrowIfNull(grains);
+        return grains.GetGrain<IHistoryGrain>(0);
+    }
 }

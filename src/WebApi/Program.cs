@@ -50,6 +50,7 @@ app.UseSwaggerUI(options =>
 
 app.MapTaskEndpoints();
 app.MapStatsEndpoints();
+app.MapHistoryEndpoints();
 app.MapSeedCompatibilityEndpoints();
 app.MapDashboardEndpoints();
 app.MapHealthChecks("/health/live", new() { Predicate = _ => false });

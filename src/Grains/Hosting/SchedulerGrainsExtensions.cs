@@ -8,6 +8,7 @@ using Orleans.Hosting;
 using Orleans.Runtime.Hosting;
 using Orleans.Runtime;
 using OrleansScheduler.Grains.Concurrency;
+using OrleansScheduler.Grains.History;
 using OrleansScheduler.Grains.Recovery;
 using OrleansScheduler.Grains.Storage;
 using OrleansScheduler.Grains.Storage.Postgres;
@@ -69,6 +70,7 @@ public static class SchedulerGrainsExtensions
         services.AddGrainStorage(StorageNames.Tasks, (provider, _) => new TaskStateStorage(provider.GetRequiredService<SchedulerDatabase>()));
         services.AddGrainStorage(StorageNames.Slots, (provider, _) => new ConcurrencyStateStorage(provider.GetRequiredService<SchedulerDatabase>()));
         services.TryAddSingleton<SlotRequests>();
+        services.AddSchedulerHistory(configuration);
         services.AddSingleton<RecoveryTriggers>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(provider => provider.GetRequiredService<RecoveryTriggers>());
         silo.AddIncomingGrainCallFilter<StoreUnavailableFilter>();

@@ -14,6 +14,8 @@ public sealed class DbWrite
     private readonly Dictionary<TaskStatus, long> _batchCounts = [];
     private readonly Dictionary<long, long> _opCompletions = [];
     private readonly Dictionary<long, long> _batchCompletions = [];
+    private readonly Dictionary<long, long> _opFailures = [];
+    private readonly Dictionary<long, long> _batchFailures = [];
     private DbConnection? _connection;
     private DbTransaction? _transaction;
     private long _lastPruned;
@@ -58,6 +60,14 @@ public sealed class DbWrite
         _opCompletions[second] = _opCompletions.GetValueOrDefault(second) + 1;
     }
 
+    /// <summary>A task ended FAILED at <paramref name="at"/>: counted in its second for the
+    /// dashboard's throughput chart.</summary>
+    public void CountFailure(DateTimeOffset at)
+    {
+        var second = at.ToUnixTimeSeconds();
+        _opFailures[second] = _opFailures.GetValueOrDefault(second) + 1;
+    }
+
     private DbConnection Connection => _connection ?? throw new InvalidOperationException("No write is under way.");
 
     internal void Begin(DbConnection connection, DbTransaction transaction)
@@ -78,6 +88,8 @@ public sealed class DbWrite
         _batchCounts.Clear();
         _opCompletions.Clear();
         _batchCompletions.Clear();
+        _opFailures.Clear();
+        _batchFailures.Clear();
     }
 
     /// <summary>The write succeeded: its counter changes join the batch's.</summary>
@@ -85,6 +97,7 @@ public sealed class DbWrite
     {
         Merge(_opCounts, _batchCounts);
         Merge(_opCompletions, _batchCompletions);
+        Merge(_opFailures, _batchFailures);
     }
 
     /// <summary>The write failed and was undone: so are its counter changes.</summary>
@@ -92,10 +105,11 @@ public sealed class DbWrite
     {
         _opCounts.Clear();
         _opCompletions.Clear();
+        _opFailures.Clear();
     }
 
-    /// <summary>Writes the batch's counters, just before its commit; completions older than an hour
-    /// are pruned at most once a minute.</summary>
+    /// <summary>Writes the batch's counters, just before its commit; completions and failures older
+    /// than an hour are pruned at most once a minute.</summary>
     internal void Flush(DateTimeOffset now)
     {
         // In status order: two PostgreSQL writers updating the counter shards in different orders
@@ -113,11 +127,17 @@ public sealed class DbWrite
             Command("AddCompletions").Bind("@second", second).Bind("@count", count).ExecuteNonQuery();
         }
 
+        foreach (var (second, count) in _batchFailures.OrderBy(c => c.Key))
+        {
+            Command("AddFailures").Bind("@second", second).Bind("@count", count).ExecuteNonQuery();
+        }
+
         var minute = now.ToUnixTimeSeconds() / 60;
-        if (_batchCompletions.Count > 0 && minute != _lastPruned)
+        if ((_batchCompletions.Count > 0 || _batchFailures.Count > 0) && minute != _lastPruned)
         {
             _lastPruned = minute;
             Command("PruneCompletions").Bind("@before", now.ToUnixTimeSeconds() - 3600).ExecuteNonQuery();
+            Command("PruneFailures").Bind("@before", now.ToUnixTimeSeconds() - 3600).ExecuteNonQuery();
         }
     }
 

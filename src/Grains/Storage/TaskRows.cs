@@ -161,6 +161,10 @@ internal static class TaskRows
         {
             write.CountCompletion(state.CompletedAt ?? DateTimeOffset.UtcNow);
         }
+        else if (state.Status == TaskStatus.Failed && state.StoredStatus != TaskStatus.Failed)
+        {
+            write.CountFailure(state.CompletedAt ?? DateTimeOffset.UtcNow);
+        }
 
         return (state.Seq, expected + 1);
     }

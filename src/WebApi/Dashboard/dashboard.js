@@ -4,6 +4,10 @@
 
 (() => {
   const REFRESH_MS = 1000;
+  const HISTORY_MS = 5000; // the charts move by 5-second samples: no need to read them every second
+  const HISTORY_MINUTES = 15;
+  const GRAPH_DEPTH = 3;
+  const GRAPH_MAX_NODES = 100;
   const PAGE_SIZE = 50;
   const WAITING_SHOWN = 5;
   const STATUSES = ['WAITING', 'SCHEDULED', 'QUEUED', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED', 'UPSTREAM_FAILED'];
@@ -24,6 +28,7 @@
     sequence: 0,
     rendered: 0,
     timer: null,
+    historyAt: 0, // when the charts were last read
   };
 
   const $ = (id) => document.getElementById(id);
@@ -68,6 +73,7 @@
 
   const time = (iso) => el('time', { datetime: iso || null, title: iso || null }, formatTime(iso));
 
+  /** Every request of the page goes through here: the one place to add a header (an API key). */
   async function api(path, options) {
     const response = await fetch(path, { cache: 'no-store', headers: { Accept: 'application/json' }, ...options });
     const text = await response.text();
@@ -140,10 +146,14 @@
         api(listUrl),
         api('/api/tasks?status=pending&limit=' + WAITING_SHOWN),
       ];
+      const historyDue = Date.now() - state.historyAt >= HISTORY_MS;
+      requests.push(historyDue ? api(`/api/stats/history?minutes=${HISTORY_MINUTES}`) : null);
+      requests.push(historyDue ? api('/api/stats/run-times') : null);
       if (selected) {
-        requests.push(api(`/api/tasks/${encodeURIComponent(selected)}`), api(`/api/tasks/${encodeURIComponent(selected)}/events`));
+        const path = `/api/tasks/${encodeURIComponent(selected)}`;
+        requests.push(api(path), api(`${path}/events`), api(`${path}/graph?depth=${GRAPH_DEPTH}&max_nodes=${GRAPH_MAX_NODES}`));
       }
-      const [stats, workers, list, pending, task, events] = await Promise.all(requests);
+      const [stats, workers, list, pending, history, runTimes, task, events, graph] = await Promise.all(requests);
       const waitingDetails = pending.ok
         ? await Promise.all(pending.body.map((t) => api(`/api/tasks/${encodeURIComponent(t.id)}`)))
         : [];
@@ -155,7 +165,8 @@
       if (workers.ok) renderWorkers(workers.body);
       if (listKey === currentListKey()) renderTasks(list); // not if the filter changed meanwhile
       renderWaiting(waitingDetails.filter((r) => r.ok).map((r) => r.body));
-      if (selected && selected === state.selected) renderDetail(selected, task, events);
+      if (historyDue) renderHistory(history, runTimes);
+      if (selected && selected === state.selected) renderDetail(selected, task, events, graph);
       setConnection(state.paused ? 'paused' : 'live', `updated ${new Date().toLocaleTimeString([], { hourCycle: 'h23' })}`);
     } catch (error) {
       setConnection('error', `cannot reach the scheduler: ${error.message}`);
@@ -239,6 +250,43 @@
     $('waiting').replaceChildren(...(items.length ? items : [el('li', { class: 'muted' }, 'Nothing is waiting.')]));
   }
 
+  // ---- the charts and the graph (charts.js draws them) -----------------------------------------
+
+  function renderHistory(history, runTimes) {
+    if (history && history.ok) {
+      state.historyAt = Date.now();
+      SchedulerCharts.throughput($('chart-throughput'), history.body);
+      SchedulerCharts.queueDepth($('chart-depth'), history.body);
+      $('throughput-note').textContent = `· ${history.body.completed} completed, ${history.body.failed} failed in ${HISTORY_MINUTES} min`;
+    }
+    if (runTimes && runTimes.ok) {
+      const h = runTimes.body;
+      SchedulerCharts.runTimes($('chart-runtimes'), h);
+      $('runtimes-note').textContent = h.sample
+        ? `${h.sample} latest completions · p50 ${formatMs(h.p50_ms)} · p99 ${formatMs(h.p99_ms)} · max ${formatMs(h.max_ms)}`
+        : 'No task has completed yet.';
+    }
+  }
+
+  function renderGraph(graph) {
+    if (!graph || !graph.ok) {
+      return el('p', { class: 'muted', 'data-testid': 'graph-problem' }, graph ? problemText(graph) : 'no graph');
+    }
+    const g = graph.body;
+    const up = g.nodes.filter((n) => n.level < 0).length;
+    const down = g.nodes.filter((n) => n.level > 0).length;
+    if (up + down === 0) {
+      return el('p', { class: 'muted', 'data-testid': 'graph', 'data-nodes': 1 }, 'No dependencies and no dependents.');
+    }
+    const path = g.critical_path.flatMap((id, i) => (i ? [' → ', taskLink(id)] : [taskLink(id)]));
+    return el('div', { class: 'graph-wrap', 'data-testid': 'graph', 'data-nodes': g.nodes.length },
+      el('p', { class: 'small' },
+        `${up} upstream, ${down} downstream within ${g.depth} levels${g.truncated ? ` (only the first ${g.nodes.length} tasks shown)` : ''}. `),
+      el('p', { class: 'small critical', 'data-testid': 'critical-path' },
+        el('strong', null, 'Critical path'), ` (${formatMs(g.critical_path_ms)}): `, ...path),
+      el('div', { class: 'graph-scroll' }, SchedulerCharts.graph(g, select)));
+  }
+
   // ---- the task table -------------------------------------------------------------------------
 
   function renderTasks(list) {
@@ -318,7 +366,7 @@
     return [el('dt', null, name), el('dd', { 'data-field': name }, ...value)];
   }
 
-  function renderDetail(id, task, events) {
+  function renderDetail(id, task, events, graph) {
     const body = $('detail-body');
     if (!task.ok) {
       body.replaceChildren(el('p', { class: 'message error', 'data-testid': 'detail-problem' }, problemText(task)));
@@ -367,6 +415,8 @@
       parts.push(el('h3', null, 'Payload'), el('pre', { 'data-testid': 'payload' }, JSON.stringify(t.payload, null, 2)));
     }
 
+    parts.push(el('h3', null, 'Dependencies and dependents'), renderGraph(graph));
+
     parts.push(el('h3', null, 'Events'));
     if (events && events.ok) {
       parts.push(el('table', { class: 'compact', 'data-testid': 'events' },
@@ -380,7 +430,14 @@
     } else {
       parts.push(el('p', { class: 'muted' }, events ? problemText(events) : 'no events'));
     }
+    // The graph is redrawn each refresh: keep where the user scrolled it, or start on the task.
+    const scrolled = body.dataset.task === id ? body.querySelector('.graph-scroll') : null;
+    const at = scrolled ? [scrolled.scrollLeft, scrolled.scrollTop] : null;
     body.replaceChildren(...parts);
+    body.dataset.task = id;
+    const scroll = body.querySelector('.graph-scroll');
+    if (scroll && at) [scroll.scrollLeft, scroll.scrollTop] = at;
+    else if (scroll) scroll.scrollLeft = Number(scroll.firstChild.dataset.focusX) - scroll.clientWidth / 2;
   }
 
   function showMessage(kind, text) {

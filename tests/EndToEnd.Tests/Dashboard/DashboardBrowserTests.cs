@@ -12,7 +12,7 @@ namespace OrleansScheduler.EndToEnd.Tests.Dashboard;
 /// and the page, refreshing on its own, must show them. Every wait is on a condition with a
 /// timeout (Playwright's Expect); a failure says what the page showed and where its screenshot is.</summary>
 [Collection(DashboardCollection.Name)]
-public sealed class DashboardBrowserTests(DashboardServer app, ITestOutputHelper log)
+public sealed partial class DashboardBrowserTests(DashboardServer app, ITestOutputHelper log)
 {
     /// <summary>Long enough for a loaded two-core machine; the page polls every second.</summary>
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
