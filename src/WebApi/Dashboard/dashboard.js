@@ -17,6 +17,7 @@
 
   const state = {
     paused: false,
+    key: null, // the API key, when the scheduler asks for one
     status: '',
     type: '',
     newest: true, // follow the newest page of the current filter
@@ -73,9 +74,56 @@
 
   const time = (iso) => el('time', { datetime: iso || null, title: iso || null }, formatTime(iso));
 
-  /** Every request of the page goes through here: the one place to add a header (an API key). */
+  // ---- the API key ----------------------------------------------------------------------------
+  // A scheduler with API keys answers 401 without one: the page then asks for a key, keeps it in
+  // this tab's session storage (gone when the tab closes) and sends it with every request. The
+  // Orleans dashboard at /orleans cannot send a header, so the key also goes into a cookie that
+  // only /orleans is sent (and only for reads: the server accepts it nowhere else).
+
+  const KEY_STORAGE = 'orleans-scheduler.api-key';
+  const KEY_COOKIE = 'scheduler_api_key';
+
+  const storedKey = () => { try { return sessionStorage.getItem(KEY_STORAGE); } catch { return null; } };
+
+  function setKeyCookie(key) {
+    const secure = location.protocol === 'https:' ? '; Secure' : '';
+    document.cookie = key
+      ? `${KEY_COOKIE}=${encodeURIComponent(key)}; Path=/orleans; SameSite=Strict${secure}`
+      : `${KEY_COOKIE}=; Path=/orleans; SameSite=Strict; Max-Age=0${secure}`;
+  }
+
+  function useKey(key) {
+    try {
+      if (key) sessionStorage.setItem(KEY_STORAGE, key); else sessionStorage.removeItem(KEY_STORAGE);
+    } catch { /* storage disabled: the key lasts as long as the page */ }
+    state.key = key || null;
+    setKeyCookie(key);
+    $('forget-key').hidden = !key;
+  }
+
+  /** Thrown by api() on a 401: refresh stops quietly and the form says why. */
+  class KeyRequired extends Error {}
+
+  function askForKey(reason) {
+    $('key-reason').textContent = reason;
+    const form = $('key-form');
+    if (form.hidden) {
+      form.hidden = false;
+      $('key-input').value = '';
+      $('key-input').focus();
+    }
+    setConnection('locked', 'API key required');
+  }
+
+  /** Every request of the page goes through here: it adds the API key, if there is one. */
   async function api(path, options) {
-    const response = await fetch(path, { cache: 'no-store', headers: { Accept: 'application/json' }, ...options });
+    const headers = { Accept: 'application/json' };
+    if (state.key) headers.Authorization = `Bearer ${state.key}`;
+    const response = await fetch(path, { cache: 'no-store', headers, ...options });
+    if (response.status === 401) {
+      askForKey(state.key ? 'That API key was not accepted. Enter another.' : 'This scheduler asks for an API key.');
+      throw new KeyRequired('API key required');
+    }
     const text = await response.text();
     let body = null;
     if (text) {
@@ -145,6 +193,7 @@
         api('/api/workers'),
         api(listUrl),
         api('/api/tasks?status=pending&limit=' + WAITING_SHOWN),
+        api('/api/alerts'),
       ];
       const historyDue = Date.now() - state.historyAt >= HISTORY_MS;
       requests.push(historyDue ? api(`/api/stats/history?minutes=${HISTORY_MINUTES}`) : null);
@@ -153,7 +202,7 @@
         const path = `/api/tasks/${encodeURIComponent(selected)}`;
         requests.push(api(path), api(`${path}/events`), api(`${path}/graph?depth=${GRAPH_DEPTH}&max_nodes=${GRAPH_MAX_NODES}`));
       }
-      const [stats, workers, list, pending, history, runTimes, task, events, graph] = await Promise.all(requests);
+      const [stats, workers, list, pending, alerts, history, runTimes, task, events, graph] = await Promise.all(requests);
       const waitingDetails = pending.ok
         ? await Promise.all(pending.body.map((t) => api(`/api/tasks/${encodeURIComponent(t.id)}`)))
         : [];
@@ -163,20 +212,21 @@
       if (!stats.ok) throw new Error(`/api/stats: ${problemText(stats)}`);
       renderStats(stats.body);
       if (workers.ok) renderWorkers(workers.body);
+      if (alerts.ok) renderAlerts(alerts.body);
       if (listKey === currentListKey()) renderTasks(list); // not if the filter changed meanwhile
       renderWaiting(waitingDetails.filter((r) => r.ok).map((r) => r.body));
       if (historyDue) renderHistory(history, runTimes);
       if (selected && selected === state.selected) renderDetail(selected, task, events, graph);
       setConnection(state.paused ? 'paused' : 'live', `updated ${new Date().toLocaleTimeString([], { hourCycle: 'h23' })}`);
     } catch (error) {
-      setConnection('error', `cannot reach the scheduler: ${error.message}`);
+      if (!(error instanceof KeyRequired)) setConnection('error', `cannot reach the scheduler: ${error.message}`);
     }
   }
 
   function schedule() {
     clearTimeout(state.timer);
     state.timer = setTimeout(async () => {
-      if (!state.paused) await refresh();
+      if (!state.paused && $('key-form').hidden) await refresh();
       schedule();
     }, REFRESH_MS);
   }
@@ -232,6 +282,20 @@
 
   /** ACTIVE green, DEAD red, anything else (stopped, left) grey: the status colours reused. */
   const siloColour = (status) => (/^(active|alive)$/i.test(status) ? 'COMPLETED' : /^dead$/i.test(status) ? 'FAILED' : 'CANCELLED');
+
+  /** The alerts firing now (GET /api/alerts), most severe first. */
+  function renderAlerts(alerts) {
+    const order = { critical: 0, warning: 1, info: 2 };
+    const sorted = [...alerts].sort((a, b) => (order[a.severity] ?? 3) - (order[b.severity] ?? 3) || a.name.localeCompare(b.name));
+    $('alerts-count').textContent = sorted.length ? `${sorted.length} firing` : '';
+    $('alerts').replaceChildren(...(sorted.length
+      ? sorted.map((a) => el('li', { class: 'alert', 'data-alert': a.name, 'data-severity': a.severity },
+        el('span', { class: 'badge', 'data-severity': a.severity }, a.severity),
+        ' ', el('strong', { class: 'mono' }, a.name),
+        ' ', el('span', {}, a.message),
+        ' ', el('span', { class: 'muted small' }, 'since ', time(a.since))))
+      : [el('li', { class: 'muted' }, 'None firing.')]));
+  }
 
   function renderWorkers(silos) {
     $('workers').replaceChildren(...(silos.length
@@ -493,6 +557,19 @@
     $('cancel').addEventListener('click', () => act('cancel'));
     $('retry').addEventListener('click', () => act('retry'));
     $('close').addEventListener('click', () => select(null));
+    $('key-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      const key = $('key-input').value.trim();
+      if (!key) return;
+      useKey(key);
+      $('key-form').hidden = true;
+      refresh();
+    });
+    $('forget-key').addEventListener('click', () => {
+      useKey(null);
+      refresh();
+    });
+    useKey(storedKey());
     window.addEventListener('hashchange', () => showTask(taskFromHash()));
     showTask(taskFromHash()); // refreshes
     schedule();
