@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Hosting;
 using OrleansScheduler.Silo.Hosting;
+using OrleansScheduler.Silo.Telemetry;
 
 namespace OrleansScheduler.Silo;
 
@@ -19,6 +20,7 @@ internal static class SiloProgram
         });
         builder.Configuration.AddSchedulerEnvironment();
         builder.UseOrleans(silo => silo.AddScheduler(builder.Configuration));
+        builder.Services.AddSchedulerOpenTelemetry(builder.Configuration);
         await builder.Build().RunAsync();
     }
 }

@@ -5,6 +5,7 @@ using OrleansScheduler.WebApi.Endpoints;
 using OrleansScheduler.WebApi.Health;
 using OrleansScheduler.WebApi.OpenApi;
 using OrleansScheduler.WebApi.Requests;
+using OrleansScheduler.WebApi.Telemetry;
 
 // appsettings.json is found next to the program, whichever folder it is started from.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
@@ -27,6 +28,7 @@ else
 }
 
 builder.Services.AddHealthChecks().AddCheck<StoreHealthCheck>("store", tags: ["ready"]);
+builder.AddSchedulerTelemetry();
 builder.Services.AddEndpointsApiExplorer();
 builder.Services.AddSwaggerGen(options => options.OperationFilter<RequestBodyFilter>());
 
@@ -44,6 +46,7 @@ app.MapTaskEndpoints();
 app.MapStatsEndpoints();
 app.MapSeedCompatibilityEndpoints();
 app.MapDashboardEndpoints();
+app.UseSchedulerTelemetry();
 app.MapHealthChecks("/health/live", new() { Predicate = _ => false });
 app.MapHealthChecks("/health/ready", new() { Predicate = check => check.Tags.Contains("ready") });
 app.MapGet("/", () => Results.Redirect(DashboardEndpoints.Path)).ExcludeFromDescription();

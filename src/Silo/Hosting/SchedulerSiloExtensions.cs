@@ -13,6 +13,8 @@ using OrleansScheduler.Grains.Storage;
 using OrleansScheduler.Grains.Storage.Postgres;
 using OrleansScheduler.Grains.Storage.Sqlite;
 using OrleansScheduler.Silo.Handlers;
+using OrleansScheduler.Silo.Telemetry;
+using Orleans.Dashboard;
 
 namespace OrleansScheduler.Silo.Hosting;
 
@@ -48,6 +50,19 @@ public static class SchedulerSiloExtensions
         }
 
         silo.Configure<ClusterMembershipOptions>(o => TuneFailureDetection(o, configuration));
+        var telemetry = TelemetryOptions.From(configuration);
+        if (telemetry.TracingEnabled)
+        {
+            // Carries the caller's span on grain calls; only with an exporter, so calls pay nothing otherwise.
+            silo.AddActivityPropagation();
+        }
+
+        if (telemetry.OrleansDashboardEnabled)
+        {
+            // Its grains and call profiler on every silo: a front end's /orleans reads them.
+            silo.AddDashboard();
+        }
+
         return silo.AddSchedulerRuntime(configuration);
     }
 
@@ -124,6 +139,11 @@ public static class SchedulerSiloExtensions
         client.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (options.ClusterId, ServiceId));
         client.UseAdoNetClustering(o => (o.Invariant, o.ConnectionString) = ("Npgsql", PostgresConnectionString(configuration)));
         client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = GatewayListRefreshPeriod);
+        if (TelemetryOptions.From(configuration).TracingEnabled)
+        {
+            client.AddActivityPropagation();
+        }
+
         return client;
     }
 

@@ -1,0 +1,74 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+using OrleansScheduler.Grains.Telemetry;
+
+namespace OrleansScheduler.Silo.Telemetry;
+
+public static class SchedulerTelemetryExtensions
+{
+    /// <summary>The Orleans meters published beside ours: the runtime's ("Microsoft.Orleans":
+    /// messaging, activations, catalog, scheduler, gateway) and its grain storage's
+    /// ("Microsoft.Orleans.GrainStorage").</summary>
+    public static readonly string[] OrleansMeters = ["Microsoft.Orleans", "Microsoft.Orleans.GrainStorage"];
+
+    /// <summary>Orleans' ActivitySources for grain calls (Orleans.Runtime.ActivitySources).</summary>
+    public static readonly string[] OrleansActivitySources = ["Microsoft.Orleans.Application", "Microsoft.Orleans.Runtime"];
+
+    public const string ServiceName = "orleans-scheduler";
+
+    /// <summary>OpenTelemetry for a scheduler process: our meter and Orleans' (unless
+    /// Telemetry:Metrics:Enabled is false), exported by OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set
+    /// and by whatever <paramref name="metrics"/> adds (the WebApi's /metrics, a silo's Prometheus
+    /// port); traces of our spans and Orleans' grain calls, by OTLP only. Nothing is registered when
+    /// neither is on, so instruments and spans have no listener.</summary>
+    public static IServiceCollection AddSchedulerOpenTelemetry(
+        this IServiceCollection services,
+        IConfiguration configuration,
+        Action<MeterProviderBuilder, TelemetryOptions>? metrics = null,
+        Action<TracerProviderBuilder>? tracing = null)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var options = TelemetryOptions.From(configuration);
+        services.AddSingleton(options);
+        services.AddSchedulerMetrics(configuration);
+        if (!options.MetricsEnabled && !options.TracingEnabled)
+        {
+            return services;
+        }
+
+        var otel = services.AddOpenTelemetry().ConfigureResource(resource => resource.AddService(ServiceName));
+        if (options.MetricsEnabled)
+        {
+            otel.WithMetrics(builder =>
+            {
+                builder.AddMeter(SchedulerMetrics.MeterName).AddMeter(OrleansMeters);
+                metrics?.Invoke(builder, options);
+                if (options.PrometheusPort > 0)
+                {
+                    builder.AddPrometheusHttpListener(o => (o.Host, o.Port) = ("+", options.PrometheusPort));
+                }
+
+                if (options.OtlpEnabled)
+                {
+                    builder.AddOtlpExporter();
+                }
+            });
+        }
+
+        if (options.TracingEnabled)
+        {
+            otel.WithTracing(builder =>
+            {
+                builder.AddSource(TaskTracing.SourceName).AddSource(OrleansActivitySources);
+                tracing?.Invoke(builder);
+                builder.AddOtlpExporter();
+            });
+        }
+
+        return services;
+    }
+}
