@@ -4,6 +4,7 @@ using OrleansScheduler.WebApi.Tests.Support;
 namespace OrleansScheduler.WebApi.Tests.Telemetry;
 
 /// <summary>Issue 10: /metrics is Prometheus text, and its counters move when tasks run.</summary>
+[Collection(TelemetryCollection.Name)]
 public sealed class MetricsEndpointTests(SchedulerApp app) : IClassFixture<SchedulerApp>
 {
     [Fact]
@@ -48,6 +49,7 @@ public sealed class MetricsEndpointTests(SchedulerApp app) : IClassFixture<Sched
 }
 
 /// <summary>Telemetry:Metrics:MaxTypes bounds the series a client's task types can make.</summary>
+[Collection(TelemetryCollection.Name)]
 public sealed class MetricsTypeCapTests(MetricsTypeCapTests.App app) : IClassFixture<MetricsTypeCapTests.App>
 {
     public sealed class App : SchedulerApp
@@ -77,6 +79,7 @@ public sealed class MetricsTypeCapTests(MetricsTypeCapTests.App app) : IClassFix
 }
 
 /// <summary>Telemetry:Metrics:Enabled=false: no meter provider, so no /metrics.</summary>
+[Collection(TelemetryCollection.Name)]
 public sealed class MetricsDisabledTests(MetricsDisabledTests.App app) : IClassFixture<MetricsDisabledTests.App>
 {
     public sealed class App : SchedulerApp
