@@ -134,6 +134,8 @@ public static class BenchProgram
                         --cluster-handoff-chains [20] --cluster-handoff-length [50] --cluster-handoff-fans [10] --cluster-handoff-width [50]
                         (PostgreSQL: needs ORLEANS_TEST_POSTGRES, else skipped; `. .ci/postgres.sh` sets it)
               any       --keep-db (keep temp databases)  --no-warmup  --help
+                        --metrics [on] | off | both (drain, submit: the OpenTelemetry metrics, scraped every 10 s;
+                        both = off, on, off, on and the ratio)
                         --profile (drains: the runtime's allocation samples by type and its collections, from its own events)
             """);
     }

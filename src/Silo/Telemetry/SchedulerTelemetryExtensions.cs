@@ -49,7 +49,7 @@ public static class SchedulerTelemetryExtensions
                 metrics?.Invoke(builder, options);
                 if (options.PrometheusPort > 0)
                 {
-                    builder.AddPrometheusHttpListener(o => (o.Host, o.Port) = ("+", options.PrometheusPort));
+                    builder.AddPrometheusHttpListener(o => (o.Host, o.Port) = (options.PrometheusHost, options.PrometheusPort));
                 }
 
                 if (options.OtlpEnabled)

@@ -17,8 +17,12 @@ public sealed class TelemetryOptions
     public bool MetricsEnabled { get; init; } = true;
 
     /// <summary>Telemetry:Metrics:PrometheusPort: a silo process (src/Silo, which has no HTTP server)
-    /// serves Prometheus text at http://+:PORT/metrics (every interface) when set; 0 (the default) serves none.</summary>
+    /// serves Prometheus text at http://PrometheusHost:PORT/metrics when set; 0 (the default) serves none.</summary>
     public int PrometheusPort { get; init; }
+
+    /// <summary>Telemetry:Metrics:PrometheusHost: the host name that listener binds (localhost by
+    /// default; the machine's name or address for a Prometheus server elsewhere).</summary>
+    public string PrometheusHost { get; init; } = "localhost";
 
     public string? OtlpEndpoint { get; init; }
 
@@ -43,6 +47,7 @@ public sealed class TelemetryOptions
         {
             MetricsEnabled = configuration.GetValue($"{SectionName}:Metrics:Enabled", true),
             PrometheusPort = port,
+            PrometheusHost = configuration[$"{SectionName}:Metrics:PrometheusHost"] is { Length: > 0 } host ? host : "localhost",
             OtlpEndpoint = configuration[OtlpEndpointKey],
             OrleansDashboardEnabled = configuration.GetValue($"{SectionName}:OrleansDashboard:Enabled", true),
         };
