@@ -59,8 +59,9 @@ public static class SchedulerSiloExtensions
 
         if (telemetry.OrleansDashboardEnabled)
         {
-            // Its grains and call profiler on every silo: a front end's /orleans reads them.
-            silo.AddDashboard();
+            // Its grains and call profiler on every silo: a front end's /orleans reads them. Its live
+            // log stream is off: log lines may carry task payloads.
+            silo.AddDashboard(o => o.HideTrace = true);
         }
 
         return silo.AddSchedulerRuntime(configuration);

@@ -45,7 +45,7 @@ public static class SchedulerTelemetryWebExtensions
         var siloEnabled = configuration.GetValue($"{SchedulerSiloOptions.SectionName}:{nameof(SchedulerSiloOptions.Enabled)}", true);
         if (TelemetryOptions.From(configuration).OrleansDashboardEnabled && !siloEnabled)
         {
-            builder.UseOrleansClient(client => client.AddDashboard());
+            builder.UseOrleansClient(client => client.AddDashboard(o => o.HideTrace = true));
         }
 
         return builder;
