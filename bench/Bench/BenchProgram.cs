@@ -138,7 +138,7 @@ public static class BenchProgram
                         (PostgreSQL: needs ORLEANS_TEST_POSTGRES, else skipped; `. .ci/postgres.sh` sets it)
               any       --keep-db (keep temp databases)  --no-warmup  --help
                         --metrics [on] | off | both (drain, submit: the OpenTelemetry metrics, scraped every 10 s;
-                        both = off, on, off, on and the ratio)
+                        both = off, on, off, on and the ratios; --metrics-pairs [2] off/on pairs)
                         --profile (drains: the runtime's allocation samples by type and its collections, from its own events)
             """);
     }

@@ -27,14 +27,18 @@ public static class DrainScenario
         {
             // --metrics both: cold drains alternating off and on, nothing else.
             var figures = new List<(bool, double)>();
+            var cpu = new List<(bool, double)>();
             foreach (var metrics in modes)
             {
                 var run = (await DrainRoundsAsync(tasks, slots, options, $"drain, {MetricsRun.Name(metrics)}", warm: false, metrics: metrics)).Cold;
                 figures.Add((metrics, run.TasksPerSecond));
+                cpu.Add((metrics, run.CpuCores * run.Seconds / tasks * 1e6));
             }
 
             report.Add("drain", "tasks", tasks, "tasks", note: $"slots {slots}; --metrics both: {modes.Count} cold drains, off and on alternating; load average after {Report.LoadAverage()}");
             MetricsRun.ReportBoth(report, "drain", "drain throughput", "tasks/s", figures);
+            // CPU per task moves much less with the machine's load than a rate does.
+            MetricsRun.ReportBoth(report, "drain", "CPU per task", "us", cpu, higherIsBetter: false);
             return;
         }
 

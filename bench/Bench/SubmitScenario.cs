@@ -41,6 +41,8 @@ public static class SubmitScenario
             report.Add("submit", "requests / clients", requests, "req", note: $"{clients} concurrent clients; WebApi co-hosting its silo on SQLite; {mode}; --metrics both: {modes.Count} servers, off and on alternating; load average after {Report.LoadAverage()}");
             MetricsRun.ReportBoth(report, "submit", "accepted", "tasks/s", results.Select(r => (r.Metrics, r.Figures.Accepted)).ToList());
             MetricsRun.ReportBoth(report, "submit", "latency p99", "ms", results.Select(r => (r.Metrics, r.Figures.P99)).ToList(), higherIsBetter: false);
+            MetricsRun.ReportBoth(report, "submit", "server CPU per request", "us",
+                results.Select(r => (r.Metrics, r.Figures.ServerCores / r.Figures.Accepted * 1e6)).ToList(), higherIsBetter: false);
             return;
         }
 

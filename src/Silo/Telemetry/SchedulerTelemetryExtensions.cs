@@ -70,7 +70,12 @@ public static class SchedulerTelemetryExtensions
         {
             otel.WithMetrics(builder =>
             {
-                builder.AddMeter(SchedulerMetrics.MeterName).AddMeter(OrleansMeters).AddView(View);
+                builder.AddMeter(SchedulerMetrics.MeterName).AddView(View);
+                if (options.OrleansMetrics)
+                {
+                    builder.AddMeter(OrleansMeters);
+                }
+
                 metrics?.Invoke(builder, options);
                 if (options.PrometheusPort > 0)
                 {

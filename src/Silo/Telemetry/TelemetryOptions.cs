@@ -24,6 +24,9 @@ public sealed class TelemetryOptions
     /// default; the machine's name or address for a Prometheus server elsewhere).</summary>
     public string PrometheusHost { get; init; } = "localhost";
 
+    /// <summary>Telemetry:Metrics:Orleans: Orleans' own meters beside ours (default true).</summary>
+    public bool OrleansMetrics { get; init; } = true;
+
     public string? OtlpEndpoint { get; init; }
 
     /// <summary>Telemetry:OrleansDashboard:Enabled: Orleans' dashboard on every silo (its grains and
@@ -47,6 +50,7 @@ public sealed class TelemetryOptions
         {
             MetricsEnabled = configuration.GetValue($"{SectionName}:Metrics:Enabled", true),
             PrometheusPort = port,
+            OrleansMetrics = configuration.GetValue($"{SectionName}:Metrics:Orleans", true),
             PrometheusHost = configuration[$"{SectionName}:Metrics:PrometheusHost"] is { Length: > 0 } host ? host : "localhost",
             OtlpEndpoint = configuration[OtlpEndpointKey],
             OrleansDashboardEnabled = configuration.GetValue($"{SectionName}:OrleansDashboard:Enabled", true),

@@ -5,6 +5,7 @@ namespace OrleansScheduler.WebApi.Telemetry;
 public sealed class AlertRules(AlertsOptions options)
 {
     private readonly LinkedList<Sample> _samples = new();
+    private DateTimeOffset? _noSiloSince;
 
     /// <summary>The firing conditions at <paramref name="now"/>: name, severity and message.</summary>
     /// <param name="stats">The cluster's figures; null when the cluster did not answer.</param>
@@ -14,15 +15,19 @@ public sealed class AlertRules(AlertsOptions options)
     {
         ArgumentNullException.ThrowIfNull(overdue);
         var firing = new List<(string, string, string)>();
-        if (stats is null)
+        var noSilo = stats is null ? $"the cluster does not answer: {unavailable}"
+            : stats.SilosAlive < 1 ? "no silo is alive: no task can run"
+            : null;
+        // Held for Alerts:NoSiloAliveFor first: a silo starting, or one slow answer, is no outage.
+        _noSiloSince = noSilo is null ? null : _noSiloSince ?? now;
+        if (noSilo is not null && now - _noSiloSince >= options.NoSiloAliveFor)
         {
-            firing.Add((AlertNames.NoSiloAlive, "critical", $"the cluster does not answer: {unavailable}"));
-            return firing;
+            firing.Add((AlertNames.NoSiloAlive, "critical", noSilo));
         }
 
-        if (stats.SilosAlive < 1)
+        if (stats is null)
         {
-            firing.Add((AlertNames.NoSiloAlive, "critical", "no silo is alive: no task can run"));
+            return firing;
         }
 
         var sample = new Sample(now, Count(stats, TaskStatus.Completed), Count(stats, TaskStatus.Failed), Count(stats, TaskStatus.Queued),

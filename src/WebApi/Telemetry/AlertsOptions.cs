@@ -11,6 +11,9 @@ public sealed class AlertsOptions
     /// <summary>How often the rules are evaluated.</summary>
     public TimeSpan EvaluationInterval { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>no_silo_alive: no ACTIVE silo (or no answer from the cluster) for this long.</summary>
+    public TimeSpan NoSiloAliveFor { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>failure_rate_high: FAILED / (FAILED + COMPLETED) among the tasks that ended within
     /// <see cref="FailureRateWindow"/> is over this (0-1)...</summary>
     public double FailureRateThreshold { get; set; } = 0.2;
@@ -52,6 +55,11 @@ public sealed class AlertsOptions
         Positive(FailureRateWindow, nameof(FailureRateWindow));
         Positive(QueueWaitP99Threshold, nameof(QueueWaitP99Threshold));
         Positive(SlotsSaturatedFor, nameof(SlotsSaturatedFor));
+        if (NoSiloAliveFor < TimeSpan.Zero)
+        {
+            throw new InvalidOperationException($"{SectionName}:{nameof(NoSiloAliveFor)} must not be negative; it is {NoSiloAliveFor}.");
+        }
+
         if (TaskOverdueGrace < TimeSpan.Zero)
         {
             throw new InvalidOperationException($"{SectionName}:{nameof(TaskOverdueGrace)} must not be negative; it is {TaskOverdueGrace}.");
