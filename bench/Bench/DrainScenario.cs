@@ -23,6 +23,25 @@ public static class DrainScenario
         var tasks = options.Int("drain-tasks", 100_000, quick: 30_000);
         var slots = options.Int("drain-slots", 1000);
         var warm = options.Flag("drain-warm", true);
+        if (MetricsRun.Modes(options) is { Count: > 1 } modes)
+        {
+            // --metrics both: cold drains alternating off and on, nothing else.
+            var figures = new List<(bool, double)>();
+            var cpu = new List<(bool, double)>();
+            foreach (var metrics in modes)
+            {
+                var run = (await DrainRoundsAsync(tasks, slots, options, $"drain, {MetricsRun.Name(metrics)}", warm: false, metrics: metrics)).Cold;
+                figures.Add((metrics, run.TasksPerSecond));
+                cpu.Add((metrics, run.CpuCores * run.Seconds / tasks * 1e6));
+            }
+
+            report.Add("drain", "tasks", tasks, "tasks", note: $"slots {slots}; --metrics both: {modes.Count} cold drains, off and on alternating; load average after {Report.LoadAverage()}");
+            MetricsRun.ReportBoth(report, "drain", "drain throughput", "tasks/s", figures);
+            // CPU per task moves much less with the machine's load than a rate does.
+            MetricsRun.ReportBoth(report, "drain", "CPU per task", "us", cpu, higherIsBetter: false);
+            return;
+        }
+
         var readPaths = new List<(string Name, double Ms, string Plan)>();
         var (result, warmResult) = await DrainRoundsAsync(tasks, slots, options, "drain", warm, inspect: database => readPaths.AddRange(ApiProbe.TimeStatements(database)));
         report.Shared["drain_rate"] = result.TasksPerSecond;
@@ -61,8 +80,12 @@ public static class DrainScenario
     public static async Task<DrainResult> DrainAsync(int tasks, int slots, Options options, string label = "drain", Action<string>? inspect = null) =>
         (await DrainRoundsAsync(tasks, slots, options, label, warm: false, inspect)).Cold;
 
-    public static async Task<(DrainResult Cold, DrainResult? Warm)> DrainRoundsAsync(int tasks, int slots, Options options, string label, bool warm, Action<string>? inspect = null)
+    /// <param name="metrics">The --metrics mode (by default the flag's first): when on, the silo
+    /// serves Prometheus text on a port of its own and it is scraped during the drain.</param>
+    public static async Task<(DrainResult Cold, DrainResult? Warm)> DrainRoundsAsync(int tasks, int slots, Options options, string label, bool warm, Action<string>? inspect = null, bool? metrics = null)
     {
+        var metricsOn = metrics ?? MetricsRun.Modes(options)[0];
+        var metricsPort = Child.FreePort();
         var database = Rig.NewDatabase(label);
         try
         {
@@ -78,11 +101,23 @@ public static class DrainScenario
             }
 
             var recorder = new Recorder();
-            var silo = Rig.BuildSilo(database, slots, recorder);
+            var silo = Rig.BuildSilo(database, slots, recorder, extra: MetricsRun.Settings(metricsOn, metricsPort));
             using var watcher = new DbWatcher(database);
+            Scraper? scraper = null;
             try
             {
-                var cold = await MeasureAsync(tasks, tasks, "t", submitSeconds, label, recorder, watcher, options, () => silo.StartAsync());
+                var cold = await MeasureAsync(tasks, tasks, "t", submitSeconds, label, recorder, watcher, options, async () =>
+                {
+                    await silo.StartAsync();
+                    scraper = metricsOn ? new Scraper($"http://localhost:{metricsPort}/metrics") : null;
+                });
+                if (scraper is not null)
+                {
+                    await scraper.DisposeAsync();
+                    Console.WriteLine($"   {label}: {scraper}");
+                    scraper = null;
+                }
+
                 DrainResult? second = null;
                 if (warm)
                 {
@@ -110,6 +145,11 @@ public static class DrainScenario
             }
             finally
             {
+                if (scraper is not null)
+                {
+                    await scraper.DisposeAsync();
+                }
+
                 await Rig.StopAsync(silo);
             }
         }

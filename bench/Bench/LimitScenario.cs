@@ -165,7 +165,7 @@ public static class LimitScenario
                     Bind(insert, ("@id", "t" + i), ("@type", Rig.BenchType), ("@status", "QUEUED"), ("@priority", TaskSpec.DefaultPriority),
                         ("@duration_ms", 0), ("@payload", null), ("@run_at", null), ("@timeout_ms", null), ("@max_attempts", 1), ("@pending_deps", 0),
                         ("@created_at", now), ("@queued_at", now), ("@completed_at", null), ("@error", null), ("@retry_backoff_ms", 1000),
-                        ("@retry_backoff_max_ms", 300_000), ("@due_at", null), ("@due_kind", null), ("@cause_id", null), ("@cause_status", null));
+                        ("@retry_backoff_max_ms", 300_000), ("@due_at", null), ("@due_kind", null), ("@cause_id", null), ("@cause_status", null), ("@trace_parent", null));
                     insert.ExecuteScalar();
                 }
 

@@ -74,6 +74,12 @@ public sealed class Options
         return bool.TryParse(text, out var value) ? value : throw new ArgumentException($"--{name} must be true or false, not '{text}'");
     }
 
+    public string Text(string name, string fallback)
+    {
+        _used.Add(name);
+        return _flags.TryGetValue(name, out var text) ? text.ToLowerInvariant() : fallback;
+    }
+
     /// <summary>Flags of the layer before Orleans, with why they are gone.</summary>
     private static readonly Dictionary<string, string> RetiredFlags = new(StringComparer.OrdinalIgnoreCase)
     {

@@ -13,6 +13,7 @@ using OrleansScheduler.Grains.Dag;
 using OrleansScheduler.Grains.Hosting;
 using OrleansScheduler.Grains.Storage;
 using OrleansScheduler.Silo.Hosting;
+using OrleansScheduler.Silo.Telemetry;
 
 namespace OrleansScheduler.Bench;
 
@@ -94,6 +95,9 @@ public static class Rig
         builder.Configuration.AddInMemoryCollection(settings);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.UseOrleans(silo => silo.AddScheduler(builder.Configuration));
+        // As src/Silo: our meter and Orleans' when Telemetry:Metrics:Enabled (the bench's --metrics),
+        // served on Telemetry:Metrics:PrometheusPort when set.
+        builder.Services.AddSchedulerOpenTelemetry(builder.Configuration);
         builder.Services.AddSingleton(recorder);
         builder.Services.AddTaskHandler<BenchHandler>(BenchType);
         return builder.Build();

@@ -23,6 +23,53 @@ public static class SubmitScenario
         var warmup = options.Int("submit-warmup", 60_000);
         var run = options.Flag("submit-run", true);
         var slots = options.Int("submit-slots", 3);
+        var modes = MetricsRun.Modes(options);
+        var mode = run
+            ? $"the co-hosted silo runs the tasks meanwhile (type noop, simulator, limit {slots})"
+            : "run_at a year ahead: nothing runs (submission path only)";
+        if (modes.Count > 1)
+        {
+            // --metrics both: a fresh server per run, off and on alternating.
+            var results = new List<(bool Metrics, Measured Figures)>();
+            foreach (var metrics in modes)
+            {
+                var figures = await MeasureAsync(options, requests, clients, warmup, run, slots, metrics);
+                Console.WriteLine($"   submit, {MetricsRun.Name(metrics)}: {figures.Accepted:N0}/s, p50 {figures.P50:F1} ms, p99 {figures.P99:F1} ms; server CPU {figures.ServerCores:F2} cores; {figures.Scrapes}");
+                results.Add((metrics, figures));
+            }
+
+            report.Add("submit", "requests / clients", requests, "req", note: $"{clients} concurrent clients; WebApi co-hosting its silo on SQLite; {mode}; --metrics both: {modes.Count} servers, off and on alternating; load average after {Report.LoadAverage()}");
+            MetricsRun.ReportBoth(report, "submit", "accepted", "tasks/s", results.Select(r => (r.Metrics, r.Figures.Accepted)).ToList());
+            MetricsRun.ReportBoth(report, "submit", "latency p99", "ms", results.Select(r => (r.Metrics, r.Figures.P99)).ToList(), higherIsBetter: false);
+            MetricsRun.ReportBoth(report, "submit", "server CPU per request", "us",
+                results.Select(r => (r.Metrics, r.Figures.ServerCores / r.Figures.Accepted * 1e6)).ToList(), higherIsBetter: false);
+            return;
+        }
+
+        var m = await MeasureAsync(options, requests, clients, warmup, run, slots, modes[0]);
+        report.Add("submit", "requests / clients", requests, "req", note: $"{clients} concurrent clients; WebApi co-hosting its silo on SQLite; {mode}; {MetricsRun.Name(modes[0])}; load average after {Report.LoadAverage()}");
+        report.AtLeast("submit", "accepted", m.Accepted, "tasks/s", 5_000);
+        report.Add("submit", "latency p50", m.P50, "ms");
+        report.Below("submit", "latency p99", m.P99, "ms", 25);
+        report.Add("submit", "latency max", m.Max, "ms");
+        report.Add("submit", "non-201 answers", m.Failures, "req", note: m.FirstFailure);
+        if (run)
+        {
+            report.Add("submit", "completed meanwhile", m.CompletedPerSecond, "tasks/s", note: $"{m.Completed:N0} tasks COMPLETED during the measured requests, at limit {slots}");
+        }
+
+        report.Add("submit", "server CPU", m.ServerCores, "cores", note: m.ServerTop);
+        report.Add("submit", "client (bench) CPU", m.ClientCores, "cores");
+        report.Add("submit", "server peak RSS", m.PeakRssMb, "MB");
+    }
+
+    private sealed record Measured(double Accepted, double P50, double P99, double Max, int Failures, string? FirstFailure,
+        long Completed, double CompletedPerSecond, double ServerCores, string ServerTop, double ClientCores, double PeakRssMb, string Scrapes);
+
+    /// <summary>One server: warm-up, then the measured requests; with <paramref name="metrics"/> its
+    /// /metrics is scraped meanwhile.</summary>
+    private static async Task<Measured> MeasureAsync(Options options, int requests, int clients, int warmup, bool run, int slots, bool metrics)
+    {
         var database = Rig.NewDatabase("submit");
         var port = Child.FreePort();
         try
@@ -33,6 +80,7 @@ public static class SubmitScenario
                 ["DATABASE_URL"] = database,
                 ["MAX_CONCURRENT_TASKS"] = slots.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 ["LOG_LEVEL"] = "warning",
+                ["Telemetry__Metrics__Enabled"] = metrics ? "true" : "false",
             });
             var baseUrl = $"http://127.0.0.1:{port}";
             await server.WaitReadyAsync(baseUrl + "/health/ready", TimeSpan.FromSeconds(120));
@@ -46,29 +94,28 @@ public static class SubmitScenario
             var completedBefore = watcher.Scalar("SELECT coalesce(sum(count), 0) FROM status_counts WHERE status = 'COMPLETED'");
             var serverCpu = new ThreadCpu(server.Pid);
             var clientCpu = new ThreadCpu();
-            var measured = await PostManyAsync(client, "s", requests, clients, runAt);
+            var scraper = metrics ? new Scraper(baseUrl + "/metrics") : null;
+            Run measured;
+            try
+            {
+                measured = await PostManyAsync(client, "s", requests, clients, runAt);
+            }
+            finally
+            {
+                if (scraper is not null)
+                {
+                    await scraper.DisposeAsync();
+                }
+            }
+
             var (serverCores, serverTop) = serverCpu.Finish();
             var (clientCores, _) = clientCpu.Finish();
             var completed = watcher.Scalar("SELECT coalesce(sum(count), 0) FROM status_counts WHERE status = 'COMPLETED'") - completedBefore;
             var latencies = measured.Latencies;
             latencies.Sort();
-            var mode = run
-                ? $"the co-hosted silo runs the tasks meanwhile (type noop, simulator, limit {slots})"
-                : "run_at a year ahead: nothing runs (submission path only)";
-            report.Add("submit", "requests / clients", requests, "req", note: $"{clients} concurrent clients; WebApi co-hosting its silo on SQLite; {mode}; load average after {Report.LoadAverage()}");
-            report.AtLeast("submit", "accepted", measured.Accepted / measured.Seconds, "tasks/s", 5_000);
-            report.Add("submit", "latency p50", Stats.Percentile(latencies, 50), "ms");
-            report.Below("submit", "latency p99", Stats.Percentile(latencies, 99), "ms", 25);
-            report.Add("submit", "latency max", latencies.Count == 0 ? double.NaN : latencies[^1], "ms");
-            report.Add("submit", "non-201 answers", measured.Failures, "req", note: measured.FirstFailure);
-            if (run)
-            {
-                report.Add("submit", "completed meanwhile", completed / measured.Seconds, "tasks/s", note: $"{completed:N0} tasks COMPLETED during the measured requests, at limit {slots}");
-            }
-
-            report.Add("submit", "server CPU", serverCores, "cores", note: serverTop);
-            report.Add("submit", "client (bench) CPU", clientCores, "cores");
-            report.Add("submit", "server peak RSS", ThreadCpu.MemoryMb(server.Pid, "VmHWM"), "MB");
+            return new Measured(measured.Accepted / measured.Seconds, Stats.Percentile(latencies, 50), Stats.Percentile(latencies, 99),
+                latencies.Count == 0 ? double.NaN : latencies[^1], measured.Failures, measured.FirstFailure, completed, completed / measured.Seconds,
+                serverCores, serverTop, clientCores, ThreadCpu.MemoryMb(server.Pid, "VmHWM"), scraper?.ToString() ?? "not scraped");
         }
         finally
         {

@@ -16,17 +16,17 @@ SELECT t.seq, t.id, t.type, t.status, t.priority, t.duration_ms, t.payload::text
         FROM task_edges e JOIN tasks u ON u.seq = e.upstream WHERE e.downstream = t.seq),
        (SELECT coalesce(json_agg(d.id), '[]'::json)::text
         FROM task_edges e JOIN tasks d ON d.seq = e.downstream WHERE e.upstream = t.seq),
-       t.cause_id, t.cause_status
+       t.cause_id, t.cause_status, t.trace_parent
 FROM tasks t WHERE t.id = @id;
 
 -- name: InsertTask
 INSERT INTO tasks (id, type, status, priority, duration_ms, payload, run_at, timeout_ms, attempts,
                    max_attempts, pending_deps, created_at, queued_at, completed_at, error,
-                   retry_backoff_ms, retry_backoff_max_ms, due_at, due_kind, cause_id, cause_status, version)
+                   retry_backoff_ms, retry_backoff_max_ms, due_at, due_kind, cause_id, cause_status, trace_parent, version)
 VALUES (@id, @type, @status, @priority, @duration_ms, @payload::json, ms_to_ts(@run_at::bigint), @timeout_ms::bigint, 0,
         @max_attempts, @pending_deps, ms_to_ts(@created_at), ms_to_ts(@queued_at::bigint), ms_to_ts(@completed_at::bigint),
         @error::text, @retry_backoff_ms, @retry_backoff_max_ms, ms_to_ts(@due_at::bigint), @due_kind::text,
-        @cause_id::text, @cause_status::text, 0)
+        @cause_id::text, @cause_status::text, @trace_parent::text, 0)
 ON CONFLICT (id) DO NOTHING
 RETURNING seq;
 

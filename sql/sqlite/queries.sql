@@ -18,7 +18,7 @@ SELECT t.seq, t.id, t.type, t.status, t.priority, t.duration_ms, t.payload, t.ru
         FROM task_edges e JOIN tasks u ON u.seq = e.upstream WHERE e.downstream = t.seq),
        (SELECT json_group_array(d.id)
         FROM task_edges e JOIN tasks d ON d.seq = e.downstream WHERE e.upstream = t.seq),
-       t.cause_id, t.cause_status
+       t.cause_id, t.cause_status, t.trace_parent
 FROM tasks t WHERE t.id = @id;
 
 -- name: InsertTask
@@ -26,10 +26,10 @@ FROM tasks t WHERE t.id = @id;
 -- no row and answers with a conflict.
 INSERT INTO tasks (id, type, status, priority, duration_ms, payload, run_at, timeout_ms, attempts,
                    max_attempts, pending_deps, created_at, queued_at, completed_at, error,
-                   retry_backoff_ms, retry_backoff_max_ms, due_at, due_kind, cause_id, cause_status, version)
+                   retry_backoff_ms, retry_backoff_max_ms, due_at, due_kind, cause_id, cause_status, trace_parent, version)
 VALUES (@id, @type, @status, @priority, @duration_ms, @payload, @run_at, @timeout_ms, 0,
         @max_attempts, @pending_deps, @created_at, @queued_at, @completed_at, @error,
-        @retry_backoff_ms, @retry_backoff_max_ms, @due_at, @due_kind, @cause_id, @cause_status, 0)
+        @retry_backoff_ms, @retry_backoff_max_ms, @due_at, @due_kind, @cause_id, @cause_status, @trace_parent, 0)
 ON CONFLICT (id) DO NOTHING
 RETURNING seq;
 

@@ -17,4 +17,9 @@ public sealed record AttemptLease(
     long DurationMs,
     JsonElement? Payload,
     long? TimeoutMs,
-    DateTimeOffset StartedAt);
+    DateTimeOffset StartedAt)
+{
+    /// <summary>The task's <see cref="TaskSpec.TraceParent"/>: the attempt's span is its child.</summary>
+    [Id(10)]
+    public string? TraceParent { get; init; }
+}

@@ -42,4 +42,9 @@ public sealed record TaskSpec(
     /// <summary>Cap on the retry delay. Null takes the scheduler's default.</summary>
     [Id(10)]
     public long? RetryBackoffMaxMs { get; init; }
+
+    /// <summary>The W3C traceparent of the submitting request (set by the API, not by the caller's
+    /// JSON): stored with the task so its attempts and its dependents' release join that trace.</summary>
+    [Id(11)]
+    public string? TraceParent { get; init; }
 }

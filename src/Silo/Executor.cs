@@ -1,10 +1,12 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Runtime;
 using Orleans.Storage;
 using OrleansScheduler.Grains.Execution;
+using OrleansScheduler.Grains.Telemetry;
 using OrleansScheduler.Silo.Handlers;
 
 namespace OrleansScheduler.Silo;
@@ -112,6 +114,11 @@ public sealed partial class Executor : IAttemptRunner, ILifecycleParticipant<ISi
     private async Task RunAsync(Running running)
     {
         var lease = running.Lease;
+        // One span per attempt, a child of the trace that submitted the task (null without a
+        // listener, i.e. without an OTLP exporter); the report to the grain is inside it.
+        using var span = TaskTracing.Start("task.attempt", lease.TraceParent, lease.TaskId);
+        span?.SetTag("task.type", lease.Type);
+        span?.SetTag("task.attempt", lease.Attempt);
         AttemptOutcome outcome;
         try
         {
@@ -124,22 +131,26 @@ public sealed partial class Executor : IAttemptRunner, ILifecycleParticipant<ISi
         }
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
         {
+            span?.SetTag("task.outcome", "handed_back");
             await ReportAsync(running, grain => grain.HandBackAsync(lease, $"silo {lease.SiloId} stopped before attempt {lease.Attempt} finished; handed back")).ConfigureAwait(false);
             return;
         }
         catch (Exception ex)
         {
             outcome = AttemptOutcome.Failure(lease, ex.Message);
+            span?.SetStatus(ActivityStatusCode.Error, ex.Message);
         }
 
         if (running.Abandoned)
         {
             // Cancelled by a user: the grain already ended the attempt and gave the slot back.
+            span?.SetTag("task.outcome", "cancelled");
             LogAbandoned(_logger, lease.TaskId, lease.Attempt);
             Finish(running);
             return;
         }
 
+        span?.SetTag("task.outcome", outcome.Succeeded ? "completed" : "failed");
         await ReportAsync(running, grain => grain.EndAttemptAsync(outcome)).ConfigureAwait(false);
     }
 

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using OrleansScheduler.Silo.Hosting;
 using OrleansScheduler.Silo.Logging;
+using OrleansScheduler.Silo.Telemetry;
 
 namespace OrleansScheduler.Silo;
 
@@ -22,6 +23,7 @@ internal static class SiloProgram
         builder.Configuration.AddSchedulerEnvironment();
         builder.Logging.AddSchedulerConsole(builder.Configuration);
         builder.UseOrleans(silo => silo.AddScheduler(builder.Configuration));
+        builder.Services.AddSchedulerOpenTelemetry(builder.Configuration);
         await builder.Build().RunAsync();
     }
 }

@@ -7,6 +7,7 @@ using OrleansScheduler.WebApi.Health;
 using OrleansScheduler.WebApi.OpenApi;
 using OrleansScheduler.WebApi.Requests;
 using OrleansScheduler.WebApi.Security;
+using OrleansScheduler.WebApi.Telemetry;
 using OrleansScheduler.WebApi.Tracing;
 
 // appsettings.json is found next to the program, whichever folder it is started from.
@@ -33,6 +34,7 @@ else
 }
 
 builder.Services.AddHealthChecks().AddCheck<StoreHealthCheck>("store", tags: ["ready"]);
+builder.AddSchedulerTelemetry();
 builder.Services.AddEndpointsApiExplorer();
 builder.Services.AddSwaggerGen(options => options.OperationFilter<RequestBodyFilter>());
 
@@ -53,6 +55,7 @@ app.MapStatsEndpoints();
 app.MapHistoryEndpoints();
 app.MapSeedCompatibilityEndpoints();
 app.MapDashboardEndpoints();
+app.UseSchedulerTelemetry();
 app.MapHealthChecks("/health/live", new() { Predicate = _ => false });
 app.MapHealthChecks("/health/ready", new() { Predicate = check => check.Tags.Contains("ready") });
 app.MapGet("/", () => Results.Redirect(DashboardEndpoints.Path)).ExcludeFromDescription();

@@ -5,6 +5,7 @@ using OrleansScheduler.Grains.Dag;
 using OrleansScheduler.Grains.Execution;
 using OrleansScheduler.Grains.Storage;
 using OrleansScheduler.Grains.Tasks;
+using OrleansScheduler.Grains.Telemetry;
 
 namespace OrleansScheduler.Grains.Catalog;
 
@@ -19,6 +20,7 @@ internal sealed class TaskCatalogGrain(
     SlotRequests slots,
     IAttemptRunner runner,
     IClusterMembershipService membership,
+    SchedulerMetrics metrics,
     TimeProvider timeProvider,
     IOptions<SchedulerOptions> options) : Grain, ITaskCatalogGrain
 {
@@ -49,6 +51,10 @@ internal sealed class TaskCatalogGrain(
         var now = timeProvider.GetUtcNow();
         var states = TaskBatch.NewStates(plan, known, now, options.Value);
         await reads.Database.WriteAsync(write => TaskBatch.InsertAll(write, states)).ConfigureAwait(true);
+        foreach (var state in states)
+        {
+            metrics.Submitted(state.Type);
+        }
 
         if (states.Any(s => s.Status == TaskStatus.Queued))
         {

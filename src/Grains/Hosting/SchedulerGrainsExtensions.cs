@@ -13,6 +13,7 @@ using OrleansScheduler.Grains.Recovery;
 using OrleansScheduler.Grains.Storage;
 using OrleansScheduler.Grains.Storage.Postgres;
 using OrleansScheduler.Grains.Storage.Sqlite;
+using OrleansScheduler.Grains.Telemetry;
 
 namespace OrleansScheduler.Grains.Hosting;
 
@@ -67,6 +68,7 @@ public static class SchedulerGrainsExtensions
         ArgumentNullException.ThrowIfNull(silo);
         var services = silo.Services;
         services.AddSchedulerDatabase(configuration);
+        services.AddSchedulerMetrics(configuration);
         services.AddGrainStorage(StorageNames.Tasks, (provider, _) => new TaskStateStorage(provider.GetRequiredService<SchedulerDatabase>()));
         services.AddGrainStorage(StorageNames.Slots, (provider, _) => new ConcurrencyStateStorage(provider.GetRequiredService<SchedulerDatabase>()));
         services.TryAddSingleton<SlotRequests>();

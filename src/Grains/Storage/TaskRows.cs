@@ -71,6 +71,7 @@ internal static class TaskRows
 
         state.CauseId = reader.GetStringOrNull(27);
         state.CauseStatus = reader.GetStringOrNull(28) is { } causeStatus ? TaskStatusNames.Parse(causeStatus) : null;
+        state.TraceParent = reader.GetStringOrNull(29);
         return (state, version);
     }
 
@@ -99,6 +100,7 @@ internal static class TaskRows
             .Bind("@due_kind", state.DueKind)
             .Bind("@cause_id", state.CauseId)
             .Bind("@cause_status", state.CauseStatus?.ToName())
+            .Bind("@trace_parent", state.TraceParent)
             .ExecuteScalar();
         if (seq is null or DBNull)
         {

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using OrleansScheduler.Grains.Telemetry;
 
 namespace OrleansScheduler.Grains.Tasks;
 
@@ -70,13 +71,14 @@ internal sealed partial class TaskGrain
         (State.WorkerId, State.AttemptSilo, State.StartedAt) = (silo.Name, silo.SiloAddress.ToParsableString(), Now);
         Move(TaskStatus.Running, $"attempt {attempt} of {State.MaxAttempts} started", silo.Name, attempt);
         await PersistAsync().ConfigureAwait(true);
+        metrics.Started(State.Type, State.StartedAt!.Value - (State.QueuedAt ?? State.StartedAt.Value));
 
         // An activation with a running attempt is kept until the attempt ends: a new one elsewhere
         // would take the attempt for lost.
         DelayDeactivation(TimeSpan.MaxValue);
         runner.Start(new AttemptLease(
             State.Id, attempt, State.MaxAttempts, grant.GrantId, silo.Name, State.Type, State.DurationMs,
-            Storage.Json.Parse(State.Payload), State.TimeoutMs, State.StartedAt!.Value));
+            Storage.Json.Parse(State.Payload), State.TimeoutMs, State.StartedAt!.Value) { TraceParent = State.TraceParent });
         slots.Started(grant.GrantId, silo.Name, attempt);
     }
 
@@ -175,12 +177,19 @@ internal sealed partial class TaskGrain
 
         State.AttemptSilo = null;
         await PersistAsync().ConfigureAwait(true);
+        metrics.AttemptEnded(State.Type, State.Status, Now - (State.StartedAt ?? Now));
         DelayDeactivation(TimeSpan.Zero);
         slots.Release(grant);
         switch (State.Status)
         {
             case TaskStatus.Completed:
-                NotifyCompleted();
+                // The dependents' release joins the task's trace (Orleans carries the span's
+                // context on the calls it makes; none without a listener).
+                using (TaskTracing.Start("task.release_dependents", State.TraceParent, State.Id))
+                {
+                    NotifyCompleted();
+                }
+
                 DeactivateOnIdle();
                 break;
             case TaskStatus.Failed:

@@ -29,6 +29,7 @@ internal sealed partial class TaskGrain
         Move(TaskStatus.Cancelled, "cancelled by user", State.WorkerId, running ? State.Attempts : null);
         (State.CompletedAt, State.Error, State.DueAt, State.DueKind, State.AttemptSilo) = (Now, "cancelled by user", null, null, null);
         await PersistAsync().ConfigureAwait(true);
+        metrics.Cancelled(State.Type);
         DisarmDueTimer();
         if (running)
         {

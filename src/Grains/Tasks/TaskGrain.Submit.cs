@@ -78,6 +78,7 @@ internal sealed partial class TaskGrain
         }
 
         _creating = false;
+        metrics.Submitted(state.Type);
 
         AfterStatusChange();
         if (state.Status == TaskStatus.Waiting)
@@ -135,6 +136,7 @@ internal sealed partial class TaskGrain
             RetryBackoffMs = spec.RetryBackoffMs ?? (long)options.RetryBackoff.TotalMilliseconds,
             RetryBackoffMaxMs = spec.RetryBackoffMaxMs ?? (long)options.RetryBackoffMax.TotalMilliseconds,
             CreatedAt = now,
+            TraceParent = spec.TraceParent,
             Dependencies = admission.Dependencies.Select(d => new Dependency(d, dependency(d).Seq, dependency(d).Status, dependency(d).CauseId, dependency(d).CauseStatus)).ToList(),
         };
         TaskStateMachine.Enter(state, admission, now);

@@ -5,6 +5,7 @@ using Orleans.Runtime;
 using OrleansScheduler.Grains.Concurrency;
 using OrleansScheduler.Grains.Execution;
 using OrleansScheduler.Grains.Storage;
+using OrleansScheduler.Grains.Telemetry;
 
 namespace OrleansScheduler.Grains.Tasks;
 
@@ -26,6 +27,7 @@ internal sealed partial class TaskGrain(
     ILocalSiloDetails silo,
     IClusterMembershipService membership,
     TimeProvider timeProvider,
+    SchedulerMetrics metrics,
     IOptions<SchedulerOptions> options,
     ILogger<TaskGrain> logger) : Grain, ITaskGrain
 {

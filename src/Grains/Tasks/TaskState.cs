@@ -70,6 +70,11 @@ public sealed class TaskState
     /// <summary>How <see cref="CauseId"/> ended.</summary>
     public TaskStatus? CauseStatus { get; set; }
 
+    /// <summary>The W3C traceparent of the request that submitted the task (null without one): the
+    /// parent of its attempts' spans and of the release of its dependents, and the trace id its log
+    /// lines carry on every silo (issue 10). Written once, at submission.</summary>
+    public string? TraceParent { get; set; }
+
     public List<Dependency> Dependencies { get; set; } = [];
 
     /// <summary>The tasks that depend on this one. Their edges are written with them; a

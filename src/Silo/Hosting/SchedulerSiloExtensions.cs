@@ -14,6 +14,8 @@ using OrleansScheduler.Grains.Storage.Postgres;
 using OrleansScheduler.Grains.Storage.Sqlite;
 using OrleansScheduler.Silo.Handlers;
 using OrleansScheduler.Silo.Logging;
+using OrleansScheduler.Silo.Telemetry;
+using Orleans.Dashboard;
 
 namespace OrleansScheduler.Silo.Hosting;
 
@@ -50,6 +52,20 @@ public static class SchedulerSiloExtensions
         }
 
         silo.Configure<ClusterMembershipOptions>(o => TuneFailureDetection(o, configuration));
+        var telemetry = TelemetryOptions.From(configuration);
+        if (telemetry.TracingEnabled)
+        {
+            // Carries the caller's span on grain calls; only with an exporter, so calls pay nothing otherwise.
+            silo.AddActivityPropagation();
+        }
+
+        if (telemetry.OrleansDashboardEnabled)
+        {
+            // Its grains and call profiler on every silo: a front end's /orleans reads them. Its live
+            // log stream is off: log lines may carry task payloads.
+            silo.AddDashboard(o => o.HideTrace = true);
+        }
+
         return silo.AddSchedulerRuntime(configuration);
     }
 
@@ -126,6 +142,11 @@ public static class SchedulerSiloExtensions
         client.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (options.ClusterId, ServiceId));
         client.UseAdoNetClustering(o => (o.Invariant, o.ConnectionString) = ("Npgsql", PostgresConnectionString(configuration)));
         client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = GatewayListRefreshPeriod);
+        if (TelemetryOptions.From(configuration).TracingEnabled)
+        {
+            client.AddActivityPropagation();
+        }
+
         return client;
     }
 

@@ -2,6 +2,7 @@ using Orleans;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
 using OrleansScheduler.Grains.Dag;
+using OrleansScheduler.Grains.Telemetry;
 
 namespace OrleansScheduler.WebApi.Endpoints;
 
@@ -41,7 +42,10 @@ public static class SeedCompatibilityEndpoints
             TaskSpec.DefaultPriority,
             null,
             null,
-            options.Value.DefaultMaxAttempts);
+            options.Value.DefaultMaxAttempts)
+        {
+            TraceParent = TaskTracing.CurrentTraceParent(),
+        };
         TaskSpecValidator.Validate(spec, "", errors);
         if (errors.Count > 0)
         {

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
 using OrleansScheduler.Grains.Dag;
+using OrleansScheduler.Grains.Telemetry;
 using OrleansScheduler.WebApi.OpenApi;
 using OrleansScheduler.WebApi.Requests;
 
@@ -71,7 +72,7 @@ public static class TaskEndpoints
                 return ApiProblems.Validation(errors.ToDictionary(e => e.Key, e => e.Value.ToArray()));
             }
 
-            var submitted = await grains.GetTaskGrain(spec.Id).SubmitAsync(spec);
+            var submitted = await grains.GetTaskGrain(spec.Id).SubmitAsync(spec with { TraceParent = TaskTracing.CurrentTraceParent() });
             return TypedResults.Created(TaskLocation(context, submitted.Id), submitted);
         }
     }
@@ -127,12 +128,13 @@ public static class TaskEndpoints
 
             var errors = new Dictionary<string, List<string>>();
             var specs = new List<TaskSpec>(count);
+            var traceParent = TaskTracing.CurrentTraceParent();
             var i = 0;
             foreach (var element in root.EnumerateArray())
             {
                 if (TaskRequestParser.Parse(element, $"tasks[{i}].", settings.DefaultMaxAttempts, errors) is { } spec)
                 {
-                    specs.Add(spec);
+                    specs.Add(spec with { TraceParent = traceParent });
                 }
 
                 i++;

@@ -43,7 +43,9 @@ public abstract class TaskStateStorageContract : IAsyncLifetime
         Assert.Equal((false, null, id), (missing.RecordExists, missing.ETag, missing.State.Id));
 
         var now = DateTimeOffset.UtcNow;
-        var first = Stored(TaskGrain.NewTask(Specs.Task(id), _ => throw new InvalidOperationException("no dependencies"), now, new SchedulerOptions()));
+        // The submitting request's trace (issue 10) is kept with the task, on both engines.
+        const string traceParent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        var first = Stored(TaskGrain.NewTask(Specs.Task(id) with { TraceParent = traceParent }, _ => throw new InvalidOperationException("no dependencies"), now, new SchedulerOptions()));
         await storage.WriteStateAsync("task", grain, first);
         Assert.Equal((true, "0"), (first.RecordExists, first.ETag));
         Assert.True(first.State.Seq > 0);
@@ -53,6 +55,7 @@ public abstract class TaskStateStorageContract : IAsyncLifetime
         var second = Stored(new TaskState());
         await storage.ReadStateAsync("task", grain, second);
         Assert.Equal((true, "0", TaskStatus.Queued, first.State.Seq), (second.RecordExists, second.ETag, second.State.Status, second.State.Seq));
+        Assert.Equal(traceParent, second.State.TraceParent);
 
         TaskStateMachine.Move(first.State, TaskStatus.Running, now, "attempt 1 started", "silo-a", 1);
         first.State.Attempts = 1;
