@@ -8,6 +8,7 @@ using Orleans.Storage;
 using OrleansScheduler.Grains.Execution;
 using OrleansScheduler.Grains.Telemetry;
 using OrleansScheduler.Silo.Handlers;
+using OrleansScheduler.Silo.Logging;
 
 namespace OrleansScheduler.Silo;
 
@@ -119,6 +120,11 @@ public sealed partial class Executor : IAttemptRunner, ILifecycleParticipant<ISi
         using var span = TaskTracing.Start("task.attempt", lease.TraceParent, lease.TaskId);
         span?.SetTag("task.type", lease.Type);
         span?.SetTag("task.attempt", lease.Attempt);
+
+        // Every line written while the attempt runs, the handler's own included, names the task,
+        // the attempt and the trace of the request that submitted the task.
+        using var scope = _logger.BeginScope(new AttemptLogScope(lease.TaskId, lease.Attempt, TaskTracing.TraceIdOf(lease.TraceParent)));
+        LogAttemptStarted(_logger, lease.TaskId, lease.Attempt, lease.Type);
         AttemptOutcome outcome;
         try
         {
@@ -151,6 +157,7 @@ public sealed partial class Executor : IAttemptRunner, ILifecycleParticipant<ISi
         }
 
         span?.SetTag("task.outcome", outcome.Succeeded ? "completed" : "failed");
+        LogAttemptEnded(_logger, lease.TaskId, lease.Attempt, outcome.Succeeded ? "succeeded" : "failed", outcome.Error);
         await ReportAsync(running, grain => grain.EndAttemptAsync(outcome)).ConfigureAwait(false);
     }
 
@@ -273,6 +280,12 @@ public sealed partial class Executor : IAttemptRunner, ILifecycleParticipant<ISi
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} attempt {Attempt} was cancelled; its handler was stopped")]
     private static partial void LogAbandoned(ILogger logger, string taskId, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Task {TaskId} attempt {Attempt}: the {Type} handler starts")]
+    private static partial void LogAttemptStarted(ILogger logger, string taskId, int attempt, string type);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Task {TaskId} attempt {Attempt}: the handler {Outcome} {Error}")]
+    private static partial void LogAttemptEnded(ILogger logger, string taskId, int attempt, string outcome, string? error);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Grace period over; cancelling and handing back {Count} attempts")]
     private static partial void LogHandingBack(ILogger logger, int count);

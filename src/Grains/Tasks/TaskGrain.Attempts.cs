@@ -18,6 +18,8 @@ internal sealed partial class TaskGrain
             return;
         }
 
+        JoinTaskTrace();
+
         if (grant.GrantId <= State.GrantId)
         {
             // Sent again by the ConcurrencyGrain's recovery, or a stale copy.
@@ -90,6 +92,8 @@ internal sealed partial class TaskGrain
             return false;
         }
 
+        JoinTaskTrace();
+
         await EndAttemptAsync(outcome.Succeeded, outcome.Result?.GetRawText(), outcome.Error).ConfigureAwait(true);
         return true;
     }
@@ -101,6 +105,8 @@ internal sealed partial class TaskGrain
         {
             return false;
         }
+
+        JoinTaskTrace();
 
         State.Attempts--;
         Move(TaskStatus.Queued, reason, State.WorkerId, lease.Attempt);
@@ -126,6 +132,7 @@ internal sealed partial class TaskGrain
     /// tasks re-run within 2 s of a restart, within 5 s of a silo's SIGKILL).</summary>
     private async Task LoseAttemptAsync()
     {
+        JoinTaskTrace();
         LogAttemptLost(logger, State.Id, State.Attempts, State.WorkerId);
         await EndAttemptAsync(false, null,
             $"attempt lost: the silo that held its lease ({State.WorkerId}) is gone (crashed, or declared dead); recovered on {silo.Name}",

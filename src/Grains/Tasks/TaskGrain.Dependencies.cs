@@ -25,6 +25,7 @@ internal sealed partial class TaskGrain
         // Nothing is written while other dependencies are pending: what this one knows is in the
         // database already (the dependency's own row), and is read again on activation.
         dependency.Status = TaskStatus.Completed;
+        LogUpstreamCompleted(logger, State.Id, upstreamId, State.PendingDependencies);
         await SettleWaitingAsync().ConfigureAwait(true);
     }
 
@@ -90,6 +91,8 @@ internal sealed partial class TaskGrain
     /// <summary>The last dependency COMPLETED: QUEUED, or SCHEDULED until its run_at.</summary>
     private async Task ReleaseAsync()
     {
+        // Released: from here on it is this task's own story (the line above, in the upstream's).
+        JoinTaskTrace();
         var status = TaskStateMachine.Released(State.RunAt, Now);
         Move(status, "all dependencies completed");
         if (status == TaskStatus.Queued)
@@ -192,4 +195,7 @@ internal sealed partial class TaskGrain
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId} could not tell its dependent {Dependent}; recovery will")]
     private static partial void LogNotifyFailed(ILogger logger, Exception exception, string taskId, string dependent);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Task {TaskId}: its dependency {Upstream} completed; {Pending} still pending")]
+    private static partial void LogUpstreamCompleted(ILogger logger, string taskId, string upstream, int pending);
 }

@@ -82,6 +82,8 @@ internal sealed partial class TaskGrain
             return;
         }
 
+        JoinTaskTrace();
+
         switch (State.Status)
         {
             case TaskStatus.Scheduled:
@@ -141,6 +143,7 @@ internal sealed partial class TaskGrain
     private async Task OnDueAsync(CancellationToken cancellationToken)
     {
         DisarmDueTimer();
+        JoinTaskTrace();
         if (State.Status != TaskStatus.Scheduled || State.DueAt is not { } due)
         {
             return;

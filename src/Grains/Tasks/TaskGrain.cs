@@ -185,6 +185,18 @@ internal sealed partial class TaskGrain(
         }
     }
 
+    /// <summary>This turn acts on the task's own story, whoever called (the ConcurrencyGrain's grant,
+    /// the executor's report, a timer, the sweeper): its log lines, and the calls it makes, carry
+    /// the trace of the request that submitted the task. A turn that is another task's doing (an
+    /// upstream's completion releasing this one) keeps that task's trace instead.</summary>
+    private void JoinTaskTrace()
+    {
+        if (State.TraceParent is { } traceParent)
+        {
+            RequestContext.Set(TaskTracing.RequestContextKey, traceParent);
+        }
+    }
+
     private ITaskGrain TaskRef(string id) => GrainFactory.GetGrain<ITaskGrain>(id);
 
     /// <summary>Whether the live attempt, which this silo's executor does not run, is lost: its silo

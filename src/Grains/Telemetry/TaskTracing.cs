@@ -13,6 +13,12 @@ public static class TaskTracing
 
     public static readonly ActivitySource Source = new(SourceName);
 
+    /// <summary>The key of the W3C traceparent in Orleans' request context: the one Orleans' own
+    /// activity propagation uses, set by the HTTP edge for each request and by a task's grain when
+    /// it acts on its own (<c>TaskGrain.JoinTaskTrace</c>), so log lines carry the trace id even
+    /// when no tracer listens.</summary>
+    public const string RequestContextKey = "traceparent";
+
     /// <summary>The traceparent a submission stores: the current request's activity (ASP.NET Core
     /// starts one per request, from the caller's <c>traceparent</c> header when it sends one).</summary>
     public static string? CurrentTraceParent() =>

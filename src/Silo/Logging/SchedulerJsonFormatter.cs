@@ -8,6 +8,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Logging.Console;
 using Microsoft.Extensions.Options;
 using Orleans.Runtime;
+using OrleansScheduler.Grains.Telemetry;
 
 namespace OrleansScheduler.Silo.Logging;
 
@@ -18,17 +19,14 @@ namespace OrleansScheduler.Silo.Logging;
 /// .NET's own "json" formatter nests the task id and trace id in a list of scopes and knows nothing
 /// of the silo or of a trace carried by an Orleans grain call, so <c>grep trace_id</c> over the
 /// silos' logs would miss every line written inside a grain.</summary>
-/// <remarks>Where the trace id comes from, first found: the current <see cref="Activity"/> (an
-/// HTTP request, a traced grain call or attempt); a logging scope with a <c>TraceId</c> (the
+/// <remarks>Where the trace id comes from, first found: a logging scope with a <c>TraceId</c> (the
 /// executor's scope around an attempt); the W3C <c>traceparent</c> in Orleans'
-/// <see cref="RequestContext"/>, which flows with every grain call made on behalf of a request and
-/// which a task's grain restores from its state when it acts on its own (a grant, a timer, an
-/// upstream's completion).</remarks>
+/// <see cref="RequestContext"/>, which the HTTP edge sets for each request, which flows with every
+/// grain call made on its behalf, and which a task's grain restores from its state when it acts on
+/// its own (a grant, a report, a timer); the current <see cref="Activity"/>.</remarks>
 public sealed class SchedulerJsonFormatter : ConsoleFormatter, IDisposable
 {
     public const string FormatterName = "scheduler-json";
-
-    private const string TraceParentKey = "traceparent";
 
     // Logs are not HTML: keep non-ASCII text and quotes readable rather than \uXXXX-escaped.
     private static readonly JsonWriterOptions WriterOptions = new()
@@ -175,20 +173,26 @@ public sealed class SchedulerJsonFormatter : ConsoleFormatter, IDisposable
             }
         }
 
+        /// <summary>An attempt's scope names its trace; a grain turn's is in Orleans' request
+        /// context, which Orleans sets for every message it delivers, where Activity.Current may be
+        /// whatever the thread that queued the message had; otherwise the current activity's.</summary>
         public void ResolveTrace()
         {
-            if (Activity.Current is { IdFormat: ActivityIdFormat.W3C } activity)
+            if (TraceId is not null)
             {
-                TraceId = activity.TraceId.ToHexString();
-                SpanId = activity.SpanId.ToHexString();
                 return;
             }
 
-            if (TraceId is null && RequestContext.Get(TraceParentKey) is string traceParent
+            if (RequestContext.Get(TaskTracing.RequestContextKey) is string traceParent
                 && ActivityContext.TryParse(traceParent, null, out var context))
             {
                 TraceId = context.TraceId.ToHexString();
                 SpanId = context.SpanId.ToHexString();
+            }
+            else if (Activity.Current is { IdFormat: ActivityIdFormat.W3C } activity)
+            {
+                TraceId = activity.TraceId.ToHexString();
+                SpanId = activity.SpanId.ToHexString();
             }
         }
 

@@ -1,14 +1,11 @@
 using System.Diagnostics;
 using Orleans.Runtime;
+using OrleansScheduler.Grains.Telemetry;
 
 namespace OrleansScheduler.WebApi.Tracing;
 
 public static class TraceContextExtensions
 {
-    /// <summary>Orleans' key for the W3C trace parent in a grain call's <see cref="RequestContext"/>
-    /// (its own activity propagation uses the same one when tracing is on).</summary>
-    public const string TraceParentKey = "traceparent";
-
     /// <summary><c>X-Correlation-Id</c> as a trace id (see <see cref="CorrelationIdPropagator"/>).</summary>
     public static IServiceCollection AddSchedulerTraceContext(this IServiceCollection services)
     {
@@ -27,7 +24,7 @@ public static class TraceContextExtensions
         {
             if (Activity.Current is { IdFormat: ActivityIdFormat.W3C } activity)
             {
-                RequestContext.Set(TraceParentKey, activity.Id!);
+                RequestContext.Set(TaskTracing.RequestContextKey, activity.Id!);
                 var headers = context.Response.Headers;
                 headers[CorrelationIds.TraceIdHeaderName] = activity.TraceId.ToHexString();
                 var correlationId = context.Request.Headers[CorrelationIds.HeaderName].ToString();
