@@ -2,7 +2,7 @@ using Microsoft.Extensions.Configuration;
 
 namespace OrleansScheduler.Silo.Telemetry;
 
-/// <summary>The "Telemetry" section (docs/operations-telemetry.md). Tracing has no switch of its own:
+/// <summary>The "Telemetry" section (docs/operations.md). Tracing has no switch of its own:
 /// it is on exactly when OTEL_EXPORTER_OTLP_ENDPOINT is set, since spans without an exporter are
 /// cost with no reader (and with no listener the scheduler's spans are never created).</summary>
 public sealed class TelemetryOptions

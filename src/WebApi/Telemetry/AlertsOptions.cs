@@ -1,7 +1,7 @@
 namespace OrleansScheduler.WebApi.Telemetry;
 
 /// <summary>The "Alerts" section: the thresholds of the rules the WebApi evaluates
-/// (docs/operations-telemetry.md). Bad values stop the start, saying which.</summary>
+/// (docs/operations.md). Bad values stop the start, saying which.</summary>
 public sealed class AlertsOptions
 {
     public const string SectionName = "Alerts";
