@@ -49,6 +49,12 @@ public static class BenchProgram
         }
 
         options.QuickDefaults = options.Scenarios.Count == 0 || options.Scenarios.Contains("all");
+        Rig.OrleansDashboard = options.Text("orleans-dashboard", "on") switch
+        {
+            "on" => true,
+            "off" => false,
+            var other => throw new ArgumentException($"--orleans-dashboard must be on or off, not '{other}'"),
+        };
         var report = new Report(args);
         Console.WriteLine($"OrleansScheduler bench: {string.Join(", ", selected)} on {Environment.ProcessorCount} cores, {report.Machine.Os}, .NET {Environment.Version}; load average {report.LoadAtStart}");
         var failed = false;
@@ -140,6 +146,7 @@ public static class BenchProgram
                         --metrics [on] | off | both (drain, submit: the OpenTelemetry metrics, scraped every 10 s;
                         both = off, on, off, on and the ratios; --metrics-pairs [2] off/on pairs)
                         --profile (drains: the runtime's allocation samples by type and its collections, from its own events)
+                        --orleans-dashboard [on] | off (Orleans' dashboard and its grain call profiler on the silos)
             """);
     }
 }

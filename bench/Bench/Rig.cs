@@ -52,8 +52,13 @@ public static class Rig
     }
 
     /// <summary>The in-memory configuration of a bench silo (or of the database alone).</summary>
+    /// <summary>--orleans-dashboard on|off: Orleans' dashboard (its grain call profiler on every silo),
+    /// on by default as in the product.</summary>
+    public static bool OrleansDashboard { get; set; } = true;
+
     public static Dictionary<string, string?> Settings(string database, int slots, string siloId = "bench-silo") => new()
     {
+        ["Telemetry:OrleansDashboard:Enabled"] = OrleansDashboard ? "true" : "false",
         ["Storage:DatabaseUrl"] = database,
         ["Scheduler:MaxConcurrentTasks"] = slots.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["Silo:SiloId"] = siloId,

@@ -81,6 +81,7 @@ public static class SubmitScenario
                 ["MAX_CONCURRENT_TASKS"] = slots.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 ["LOG_LEVEL"] = "warning",
                 ["Telemetry__Metrics__Enabled"] = metrics ? "true" : "false",
+                ["Telemetry__OrleansDashboard__Enabled"] = Rig.OrleansDashboard ? "true" : "false",
             });
             var baseUrl = $"http://127.0.0.1:{port}";
             await server.WaitReadyAsync(baseUrl + "/health/ready", TimeSpan.FromSeconds(120));

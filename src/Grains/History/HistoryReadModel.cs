@@ -103,18 +103,7 @@ internal sealed class HistoryReadModel(SchedulerDatabase database)
     }
 
     private Task ReadAsync(string statement, Action<DbCommand> bind, Action<DbDataReader> row) =>
-        database.ReadAsync(async session =>
-        {
-            var command = session.Command(statement);
-            bind(command);
-            await using var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
-            while (await reader.ReadAsync().ConfigureAwait(false))
-            {
-                row(reader);
-            }
-
-            return true;
-        });
+        database.ReadRowsAsync(statement, bind, row);
 }
 
 /// <summary>A task as the graph shows it; times are Unix ms.</summary>

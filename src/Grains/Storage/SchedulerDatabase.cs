@@ -50,6 +50,26 @@ public abstract class SchedulerDatabase : IAsyncDisposable
     /// <summary>Most idle read sessions kept open; more may be open while readers overlap.</summary>
     protected abstract int IdleReadSessions { get; }
 
+    /// <summary>Runs the statement <paramref name="statement"/> of queries.sql, bound by
+    /// <paramref name="bind"/>, on a read session, and hands each row to <paramref name="row"/>.</summary>
+    public Task ReadRowsAsync(string statement, Action<DbCommand> bind, Action<DbDataReader> row)
+    {
+        ArgumentNullException.ThrowIfNull(bind);
+        ArgumentNullException.ThrowIfNull(row);
+        return ReadAsync(async session =>
+        {
+            var command = session.Command(statement);
+            bind(command);
+            await using var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
+            while (await reader.ReadAsync().ConfigureAwait(false))
+            {
+                row(reader);
+            }
+
+            return true;
+        });
+    }
+
     /// <summary>Runs <paramref name="read"/> on a read session of its own (an open connection with
     /// its statements prepared). A session whose read failed is closed, not reused.</summary>
     public async Task<T> ReadAsync<T>(Func<DbRead, Task<T>> read)

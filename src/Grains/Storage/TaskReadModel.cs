@@ -139,16 +139,5 @@ public sealed class TaskReadModel(SchedulerDatabase database, TimeProvider timeP
     }
 
     private Task ReadAsync(string statement, Action<DbCommand> bind, Action<DbDataReader> row) =>
-        database.ReadAsync(async session =>
-        {
-            var command = session.Command(statement);
-            bind(command);
-            await using var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
-            while (await reader.ReadAsync().ConfigureAwait(false))
-            {
-                row(reader);
-            }
-
-            return true;
-        });
+        database.ReadRowsAsync(statement, bind, row);
 }

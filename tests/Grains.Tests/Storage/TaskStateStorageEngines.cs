@@ -1,7 +1,4 @@
-using Microsoft.Extensions.Logging.Abstractions;
 using OrleansScheduler.Grains.Storage;
-using OrleansScheduler.Grains.Storage.Postgres;
-using OrleansScheduler.Grains.Storage.Sqlite;
 using OrleansScheduler.Grains.Tests.Postgres;
 using OrleansScheduler.Grains.Tests.Support;
 
@@ -9,22 +6,11 @@ namespace OrleansScheduler.Grains.Tests.Storage;
 
 public sealed class SqliteTaskStateStorageTests(TempFolder folder) : TaskStateStorageContract, IClassFixture<TempFolder>
 {
-    protected override async Task<SchedulerDatabase> OpenAsync()
-    {
-        var database = new SqliteDatabase(new StorageOptions { DatabaseUrl = folder.File(Guid.NewGuid().ToString("N") + ".db") }, TimeProvider.System, NullLogger<SqliteDatabase>.Instance);
-        await database.OpenAsync(CancellationToken.None);
-        return database;
-    }
+    protected override Task<SchedulerDatabase> OpenAsync() => TestDatabases.OpenSqliteAsync(folder);
 }
 
 public sealed class PostgresTaskStateStorageTests(PostgresTestDatabase server) : TaskStateStorageContract, IClassFixture<PostgresTestDatabase>
 {
-    protected override async Task<SchedulerDatabase> OpenAsync()
-    {
-        // One schema per test: the ConcurrencyGrain's state is one row per database.
-        var schema = await server.SchemaAsync(Guid.NewGuid().ToString("N"));
-        var database = new PostgresDatabase(new StorageOptions { DatabaseUrl = schema + ";Maximum Pool Size=4" }, TimeProvider.System, NullLogger<PostgresDatabase>.Instance);
-        await database.OpenAsync(CancellationToken.None);
-        return database;
-    }
+    // One schema per test: the ConcurrencyGrain's state is one row per database.
+    protected override Task<SchedulerDatabase> OpenAsync() => TestDatabases.OpenPostgresAsync(server);
 }

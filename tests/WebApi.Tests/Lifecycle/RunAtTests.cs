@@ -73,10 +73,14 @@ public sealed class RunAtTests
         try
         {
             var database = Path.Combine(folder, "scheduler.db");
-            // Due in 2.5 s: the first scheduler is gone before then (checked below).
-            var runAt = NowMs().AddMilliseconds(2500);
+            DateTimeOffset runAt;
             await using (var first = Start(databasePath: database))
             {
+                // Started first (on a loaded machine a start took longer than the 2.5 s below, and
+                // the task was due before it was submitted); then due in 2.5 s: the first scheduler
+                // is gone before then (checked below).
+                await first.StatsAsync();
+                runAt = NowMs().AddMilliseconds(2500);
                 var submitted = await first.SubmitAsync(new JsonObject
                 {
                     ["id"] = "reminder",

@@ -175,10 +175,10 @@ public sealed class ApiKeyTests(KeyedSchedulerApp app) : IClassFixture<KeyedSche
             return response.StatusCode;
         }
 
-        // /orleans does not exist on this branch: a key it accepts gets past the gate to a 404 (the
-        // Orleans dashboard's page once the lead merges it); a wrong one is stopped with 401.
-        Assert.Equal(HttpStatusCode.NotFound, await SendAsync(HttpMethod.Get, "/orleans", Read));
-        Assert.Equal(HttpStatusCode.NotFound, await SendAsync(HttpMethod.Get, "/orleans/ClusterStats", Operate));
+        // A key the cookie carries gets past the gate to the Orleans dashboard (its page and its
+        // data); a wrong one is stopped with 401.
+        Assert.Equal(HttpStatusCode.OK, await SendAsync(HttpMethod.Get, "/orleans/", Read));
+        Assert.Equal(HttpStatusCode.OK, await SendAsync(HttpMethod.Get, "/orleans/DashboardCounters", Operate));
         Assert.Equal(HttpStatusCode.Unauthorized, await SendAsync(HttpMethod.Get, "/orleans", Wrong));
         Assert.Equal(HttpStatusCode.Unauthorized, await SendAsync(HttpMethod.Post, "/orleans/ClusterStats", Operate));
         Assert.Equal(HttpStatusCode.Unauthorized, await SendAsync(HttpMethod.Get, "/api/stats", Operate));

@@ -64,7 +64,12 @@ public sealed class LoopbackRuleTests
         using var program = new ProgramProcess(new Dictionary<string, string> { ["PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture) });
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
         await WaitHealthyAsync(http, program);
-        Assert.Contains($"Now listening on: http://127.0.0.1:{port}", program.Output, StringComparison.Ordinal);
+
+        // The console logger writes from a queue of its own: on a loaded machine the line may reach
+        // stdout a moment after the server answers.
+        var listening = $"Now listening on: http://127.0.0.1:{port}";
+        await Poll.UntilAsync("the program says where it listens", () => Task.FromResult(program.Output),
+            output => output.Contains(listening, StringComparison.Ordinal), output => output, TimeSpan.FromSeconds(15));
         using var open = await http.GetAsync(new Uri("/api/stats", UriKind.Relative));
         Assert.Equal(HttpStatusCode.OK, open.StatusCode);
     }
