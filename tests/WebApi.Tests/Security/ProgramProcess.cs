@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Reflection;
 
 namespace OrleansScheduler.WebApi.Tests.Security;
 
@@ -24,7 +25,7 @@ public sealed class ProgramProcess : IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "OrleansScheduler.WebApi.dll"));
+        start.ArgumentList.Add(WebApiDll());
         foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);
@@ -112,5 +113,23 @@ public sealed class ProgramProcess : IDisposable
         {
             _output.Enqueue(line);
         }
+    }
+
+    /// <summary>The WebApi as its own build left it, beside its own appsettings.json. Not the copy
+    /// in this test's output folder: src/Silo's appsettings.json lands there too, and which of the
+    /// two wins depends on the build order (CI once got the silo's, which hides "Now listening").</summary>
+    private static string WebApiDll()
+    {
+        var configuration = typeof(ProgramProcess).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "OrleansScheduler.sln")))
+            {
+                var dll = Path.Combine(dir.FullName, "src", "WebApi", "bin", configuration, "net10.0", "OrleansScheduler.WebApi.dll");
+                return File.Exists(dll) ? dll : throw new InvalidOperationException($"{dll} is not built: build src/WebApi ({configuration}) first.");
+            }
+        }
+
+        throw new InvalidOperationException($"No OrleansScheduler.sln above {AppContext.BaseDirectory}.");
     }
 }
