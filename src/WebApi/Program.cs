@@ -20,7 +20,9 @@ builder.Services.AddSchedulerTraceContext();
 builder.Services.ConfigureHttpJsonOptions(options => ApiJson.Configure(options.SerializerOptions));
 builder.Services.AddOptions<ApiOptions>().Bind(builder.Configuration.GetSection(ApiOptions.SectionName));
 builder.AddSchedulerSecurity();
-builder.Services.AddProblemDetails();
+// trace_id: the request's trace id as every log line carries it, not ASP.NET Core's whole W3C id.
+builder.Services.AddProblemDetails(options =>
+    options.CustomizeProblemDetails = problem => problem.ProblemDetails.Extensions["trace_id"] = TraceContextExtensions.TraceIdOf(problem.HttpContext));
 builder.Services.AddExceptionHandler<ApiExceptionHandler>();
 // One process co-hosts a silo (the default, on SQLite); with Silo:Enabled=false it is a pure front
 // end, an Orleans client of the silos on the same PostgreSQL database.

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.AspNetCore.Diagnostics;
+using OrleansScheduler.WebApi.Tracing;
 
 namespace OrleansScheduler.WebApi;
 
@@ -25,7 +26,7 @@ internal sealed partial class ApiExceptionHandler(ILogger<ApiExceptionHandler> l
 
         if (result is null)
         {
-            var traceId = Activity.Current?.Id ?? httpContext.TraceIdentifier;
+            var traceId = TraceContextExtensions.TraceIdOf(httpContext);
             LogServerFault(logger, exception, httpContext.Request.Method, httpContext.Request.Path, traceId);
             result = TypedResults.Problem(
                 detail: $"The server failed on this request, not the request itself; the fault is logged with trace id {traceId}.",

@@ -6,6 +6,15 @@ namespace OrleansScheduler.WebApi.Tracing;
 
 public static class TraceContextExtensions
 {
+    /// <summary>The request's trace id as the logs carry it (32 hex digits), for problem details
+    /// and messages: ASP.NET Core's default puts the whole W3C activity id there, which no log
+    /// line contains.</summary>
+    public static string TraceIdOf(HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return Activity.Current is { IdFormat: ActivityIdFormat.W3C } activity ? activity.TraceId.ToHexString() : context.TraceIdentifier;
+    }
+
     /// <summary><c>X-Correlation-Id</c> as a trace id (see <see cref="CorrelationIdPropagator"/>).</summary>
     public static IServiceCollection AddSchedulerTraceContext(this IServiceCollection services)
     {
