@@ -44,7 +44,17 @@ var app = builder.Build();
 app.UseSchedulerTraceContext();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
-app.UseSchedulerSecurity(); // before anything that needs a key, /orleans and /metrics included
+try
+{
+    app.UseSchedulerSecurity(); // before anything that needs a key, /orleans and /metrics included
+}
+catch (StartupRefusedException refused)
+{
+    app.Logger.LogCritical("{Reason}", refused.Message);
+    await app.DisposeAsync(); // flushes the log line
+    return 1;
+}
+
 app.UseSwagger(options => options.RouteTemplate = "docs/{documentName}/swagger.json");
 app.UseSwaggerUI(options =>
 {
@@ -62,7 +72,8 @@ app.MapHealthChecks("/health/live", new() { Predicate = _ => false });
 app.MapHealthChecks("/health/ready", new() { Predicate = check => check.Tags.Contains("ready") });
 app.MapGet("/", () => Results.Redirect(DashboardEndpoints.Path)).ExcludeFromDescription();
 
-app.Run();
+await app.RunAsync();
+return 0;
 
 /// <summary>Visible to WebApplicationFactory in the tests.</summary>
 public partial class Program;

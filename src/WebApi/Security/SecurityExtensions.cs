@@ -49,7 +49,7 @@ public static partial class SecurityExtensions
         var listen = ListenAddresses.From(app.Configuration);
         if (!keys.Enabled && !listen.LoopbackOnly)
         {
-            throw new InvalidOperationException(
+            throw new StartupRefusedException(
                 $"Refusing to start: the server would listen on {string.Join(", ", listen.Exposed)}, beyond this machine, "
                 + "and no API key is configured, so anyone who can reach it could submit, cancel and read tasks. "
                 + "Either set API keys (environment API_KEYS=<key>:operate,<key>:read, or Api:Keys in appsettings.json), "
