@@ -2,6 +2,7 @@ using System.Security.Claims;
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
+using OrleansScheduler.WebApi.Telemetry;
 
 namespace OrleansScheduler.WebApi.Security;
 
@@ -22,8 +23,6 @@ public sealed class ApiKeyAuthenticationHandler(
     /// <summary>The Orleans dashboard at /orleans is a third-party page that cannot add a header to
     /// its requests; our dashboard stores the key in this cookie for it.</summary>
     public const string CookieName = "scheduler_api_key";
-
-    public const string OrleansDashboardPath = "/orleans";
 
     private const string Realm = "OrleansScheduler";
 
@@ -104,7 +103,7 @@ public sealed class ApiKeyAuthenticationHandler(
         }
 
         if ((HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method))
-            && request.Path.StartsWithSegments(OrleansDashboardPath, StringComparison.OrdinalIgnoreCase)
+            && request.Path.StartsWithSegments(SchedulerTelemetryWebExtensions.OrleansDashboardPath, StringComparison.OrdinalIgnoreCase)
             && request.Cookies.TryGetValue(CookieName, out var cookie)
             && !string.IsNullOrWhiteSpace(cookie))
         {

@@ -154,20 +154,7 @@ public sealed class SchedulerCluster : IAsyncDisposable
     {
         await using var connection = await OpenAsync();
         await using var command = Command(connection, sql, parameters);
-        await using var reader = await command.ExecuteReaderAsync();
-        var rows = new List<object?[]>();
-        while (await reader.ReadAsync())
-        {
-            var row = new object?[reader.FieldCount];
-            for (var i = 0; i < row.Length; i++)
-            {
-                row[i] = reader.IsDBNull(i) ? null : reader.GetValue(i);
-            }
-
-            rows.Add(row);
-        }
-
-        return rows;
+        return await DbRows.ReadAsync(command);
     }
 
     private async Task<DbConnection> OpenAsync()

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using OrleansScheduler.Grains.Storage.Postgres;
 using OrleansScheduler.Grains.Tests.Postgres;
+using OrleansScheduler.Grains.Tests.Support;
 
 namespace OrleansScheduler.Grains.Tests.OrleansAdoNet;
 
@@ -73,19 +74,6 @@ internal static class OrleansPostgres
             command.Parameters.AddWithValue(name, value ?? DBNull.Value);
         }
 
-        var rows = new List<object?[]>();
-        await using var reader = await command.ExecuteReaderAsync();
-        while (await reader.ReadAsync())
-        {
-            var row = new object?[reader.FieldCount];
-            for (var i = 0; i < row.Length; i++)
-            {
-                row[i] = reader.IsDBNull(i) ? null : reader.GetValue(i);
-            }
-
-            rows.Add(row);
-        }
-
-        return rows;
+        return await DbRows.ReadAsync(command);
     }
 }
