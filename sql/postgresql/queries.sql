@@ -16,17 +16,17 @@ SELECT t.seq, t.id, t.type, t.status, t.priority, t.duration_ms, t.payload::text
         FROM task_edges e JOIN tasks u ON u.seq = e.upstream WHERE e.downstream = t.seq),
        (SELECT coalesce(json_agg(d.id), '[]'::json)::text
         FROM task_edges e JOIN tasks d ON d.seq = e.downstream WHERE e.upstream = t.seq),
-       t.cause_id, t.cause_status, t.trace_parent
+       t.cause_id, t.cause_status, t.trace_parent, t.queue
 FROM tasks t WHERE t.id = @id;
 
 -- name: InsertTask
 INSERT INTO tasks (id, type, status, priority, duration_ms, payload, run_at, timeout_ms, attempts,
                    max_attempts, pending_deps, created_at, queued_at, completed_at, error,
-                   retry_backoff_ms, retry_backoff_max_ms, due_at, due_kind, cause_id, cause_status, trace_parent, version)
+                   retry_backoff_ms, retry_backoff_max_ms, due_at, due_kind, cause_id, cause_status, trace_parent, queue, version)
 VALUES (@id, @type, @status, @priority, @duration_ms, @payload::json, ms_to_ts(@run_at::bigint), @timeout_ms::bigint, 0,
         @max_attempts, @pending_deps, ms_to_ts(@created_at), ms_to_ts(@queued_at::bigint), ms_to_ts(@completed_at::bigint),
         @error::text, @retry_backoff_ms, @retry_backoff_max_ms, ms_to_ts(@due_at::bigint), @due_kind::text,
-        @cause_id::text, @cause_status::text, @trace_parent::text, 0)
+        @cause_id::text, @cause_status::text, @trace_parent::text, @queue::text, 0)
 ON CONFLICT (id) DO NOTHING
 RETURNING seq;
 
@@ -39,7 +39,7 @@ UPDATE tasks SET status = @status, attempts = @attempts, worker_id = @worker_id:
                  queued_at = ms_to_ts(@queued_at::bigint), started_at = ms_to_ts(@started_at::bigint),
                  completed_at = ms_to_ts(@completed_at::bigint), due_at = ms_to_ts(@due_at::bigint),
                  due_kind = @due_kind::text, result = @result::json, error = @error::text,
-                 cause_id = @cause_id::text, cause_status = @cause_status::text, version = version + 1
+                 cause_id = @cause_id::text, cause_status = @cause_status::text, queue = @queue::text, version = version + 1
 WHERE seq = @seq AND version = @version;
 
 -- name: InsertEvent
@@ -101,7 +101,15 @@ WHERE status = 'COMPLETED' AND completed_at IS NOT NULL
 ORDER BY completed_at DESC LIMIT 1000;
 
 -- name: ReadyTasks
-SELECT id, priority, seq FROM tasks WHERE status = 'QUEUED' ORDER BY priority DESC, seq LIMIT @max;
+-- The ConcurrencyGrain's grant scan for the silos: ready tasks, highest priority first, then oldest.
+SELECT id, priority, seq FROM tasks WHERE status = 'QUEUED' AND queue IS NULL ORDER BY priority DESC, seq LIMIT @max;
+
+-- name: WorkerReadyTasks
+-- Ready tasks of one type for external workers, highest priority first, then oldest: the index
+-- gives them in that order (one query per type of a worker's capabilities, merged by the caller).
+SELECT id, priority, seq, type FROM tasks
+WHERE status = 'QUEUED' AND queue IS NOT NULL AND type = @type
+ORDER BY priority DESC, seq LIMIT @max;
 
 -- name: DueScheduled
 SELECT id FROM tasks WHERE status = 'SCHEDULED' AND due_at <= ms_to_ts(@until) ORDER BY due_at LIMIT @max;

@@ -18,7 +18,7 @@ SELECT t.seq, t.id, t.type, t.status, t.priority, t.duration_ms, t.payload, t.ru
         FROM task_edges e JOIN tasks u ON u.seq = e.upstream WHERE e.downstream = t.seq),
        (SELECT json_group_array(d.id)
         FROM task_edges e JOIN tasks d ON d.seq = e.downstream WHERE e.upstream = t.seq),
-       t.cause_id, t.cause_status, t.trace_parent
+       t.cause_id, t.cause_status, t.trace_parent, t.queue
 FROM tasks t WHERE t.id = @id;
 
 -- name: InsertTask
@@ -26,10 +26,10 @@ FROM tasks t WHERE t.id = @id;
 -- no row and answers with a conflict.
 INSERT INTO tasks (id, type, status, priority, duration_ms, payload, run_at, timeout_ms, attempts,
                    max_attempts, pending_deps, created_at, queued_at, completed_at, error,
-                   retry_backoff_ms, retry_backoff_max_ms, due_at, due_kind, cause_id, cause_status, trace_parent, version)
+                   retry_backoff_ms, retry_backoff_max_ms, due_at, due_kind, cause_id, cause_status, trace_parent, queue, version)
 VALUES (@id, @type, @status, @priority, @duration_ms, @payload, @run_at, @timeout_ms, 0,
         @max_attempts, @pending_deps, @created_at, @queued_at, @completed_at, @error,
-        @retry_backoff_ms, @retry_backoff_max_ms, @due_at, @due_kind, @cause_id, @cause_status, @trace_parent, 0)
+        @retry_backoff_ms, @retry_backoff_max_ms, @due_at, @due_kind, @cause_id, @cause_status, @trace_parent, @queue, 0)
 ON CONFLICT (id) DO NOTHING
 RETURNING seq;
 
@@ -43,7 +43,7 @@ UPDATE tasks SET status = @status, attempts = @attempts, worker_id = @worker_id,
                  attempt_silo = @attempt_silo, grant_id = @grant_id, pending_deps = @pending_deps,
                  queued_at = @queued_at, started_at = @started_at, completed_at = @completed_at,
                  due_at = @due_at, due_kind = @due_kind, result = @result, error = @error,
-                 cause_id = @cause_id, cause_status = @cause_status, version = version + 1
+                 cause_id = @cause_id, cause_status = @cause_status, queue = @queue, version = version + 1
 WHERE seq = @seq AND version = @version;
 
 -- name: InsertEvent
@@ -105,7 +105,14 @@ ORDER BY completed_at DESC LIMIT 1000;
 
 -- name: ReadyTasks
 -- The ConcurrencyGrain's grant scan: ready tasks, highest priority first, then oldest.
-SELECT id, priority, seq FROM tasks INDEXED BY tasks_ready WHERE status = 'QUEUED' ORDER BY priority DESC, seq LIMIT @max;
+SELECT id, priority, seq FROM tasks INDEXED BY tasks_ready WHERE status = 'QUEUED' AND queue IS NULL ORDER BY priority DESC, seq LIMIT @max;
+
+-- name: WorkerReadyTasks
+-- Ready tasks of one type for external workers, highest priority first, then oldest: the index
+-- gives them in that order (one query per type of a worker's capabilities, merged by the caller).
+SELECT id, priority, seq, type FROM tasks INDEXED BY tasks_worker_ready
+WHERE status = 'QUEUED' AND queue IS NOT NULL AND type = @type
+ORDER BY priority DESC, seq LIMIT @max;
 
 -- name: DueScheduled
 SELECT id FROM tasks INDEXED BY tasks_due WHERE status = 'SCHEDULED' AND due_at <= @until ORDER BY due_at LIMIT @max;

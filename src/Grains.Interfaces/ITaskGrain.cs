@@ -72,6 +72,27 @@ public interface ITaskGrain : IGrainWithStringKey
     /// and the attempt does not count.</summary>
     Task<bool> HandBackAsync(AttemptLease lease, string reason);
 
+    /// <summary>An external worker's poll was granted a slot for this task: a QUEUED task of the
+    /// worker queue starts its next attempt on <paramref name="workerId"/> and answers it as the
+    /// worker leases it; any other gives the slot back and answers null.</summary>
+    Task<WorkerTask?> StartOnWorkerAsync(SlotGrant grant, string workerId);
+
+    /// <summary>A worker reports how its attempt ended: recorded only while <paramref name="grantId"/>
+    /// (its lease token) is the live attempt's and the attempt is that worker's.</summary>
+    [ResponseTimeout("00:05:00")]
+    Task<WorkerReportResult> EndWorkerAttemptAsync(string workerId, long grantId, WorkerOutcome outcome);
+
+    /// <summary>The worker's lease on the live attempt was lost (the worker was declared dead, or
+    /// the lease expired): the attempt counts as failed and the task is QUEUED again at once.</summary>
+    [ResponseTimeout("00:05:00")]
+    Task<bool> LoseWorkerAttemptAsync(string workerId, long grantId, string reason);
+
+    /// <summary>The worker deregistered while running the attempt: QUEUED again, not counted.</summary>
+    Task<bool> HandBackWorkerAttemptAsync(string workerId, long grantId);
+
+    /// <summary>The lease token of the live attempt when it runs on <paramref name="workerId"/>.</summary>
+    Task<long?> GetWorkerLeaseAsync(string workerId);
+
     /// <summary>Recovery's nudge: act on what the database says is due (a run_at or backoff that
     /// fell due, dependencies that ended while a notification was lost).</summary>
     [OneWay]

@@ -59,6 +59,8 @@ public sealed partial class Executor : IAttemptRunner, ILifecycleParticipant<ISi
 
     public int RunningCount => _running.Count;
 
+    public bool HasHandler(string type) => _handlers.HasHandler(type);
+
     public void Start(AttemptLease lease)
     {
         ArgumentNullException.ThrowIfNull(lease);

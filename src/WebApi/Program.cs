@@ -64,6 +64,7 @@ app.UseSwaggerUI(options =>
 
 app.MapTaskEndpoints();
 app.MapStatsEndpoints();
+app.MapWorkerEndpoints();
 app.MapHistoryEndpoints();
 app.MapSeedCompatibilityEndpoints();
 app.MapDashboardEndpoints();

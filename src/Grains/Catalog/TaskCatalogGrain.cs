@@ -19,6 +19,7 @@ internal sealed class TaskCatalogGrain(
     TaskReadModel reads,
     SlotRequests slots,
     IAttemptRunner runner,
+    Workers.TaskRouting routing,
     IClusterMembershipService membership,
     SchedulerMetrics metrics,
     TimeProvider timeProvider,
@@ -50,15 +51,25 @@ internal sealed class TaskCatalogGrain(
 
         var now = timeProvider.GetUtcNow();
         var states = TaskBatch.NewStates(plan, known, now, options.Value);
+        foreach (var state in states.Where(s => s.Status == TaskStatus.Queued))
+        {
+            state.Queue = routing.QueueFor(state.Type);
+        }
+
         await reads.Database.WriteAsync(write => TaskBatch.InsertAll(write, states)).ConfigureAwait(true);
         foreach (var state in states)
         {
             metrics.Submitted(state.Type);
         }
 
-        if (states.Any(s => s.Status == TaskStatus.Queued))
+        if (states.Any(s => s.Status == TaskStatus.Queued && !s.RunsOnWorker))
         {
             slots.Wake();
+        }
+
+        if (states.Any(s => s.Status == TaskStatus.Queued && s.RunsOnWorker))
+        {
+            slots.WakeWorkers();
         }
 
         // Subscribed again now that the dependents' rows are committed: the first subscription lived

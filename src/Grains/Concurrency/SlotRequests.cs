@@ -14,6 +14,7 @@ public sealed partial class SlotRequests(IGrainFactory grains, ILogger<SlotReque
     private List<SlotStart> _started = [];
     private List<(SlotAsk Ask, TaskCompletionSource<SlotGrant?> Answer)> _asks = [];
     private bool _wake;
+    private bool _workerWake;
     private bool _inFlight;
 
     /// <summary>The attempt of this grant ended, or the task refused the grant.</summary>
@@ -64,20 +65,31 @@ public sealed partial class SlotRequests(IGrainFactory grains, ILogger<SlotReque
         Flush();
     }
 
+    /// <summary>A task for external workers became ready: a worker waiting for one may take it.</summary>
+    public void WakeWorkers()
+    {
+        lock (_lock)
+        {
+            _workerWake = true;
+        }
+
+        Flush();
+    }
+
     private void Flush()
     {
         SlotUpdate update;
         List<(SlotAsk Ask, TaskCompletionSource<SlotGrant?> Answer)> asks;
         lock (_lock)
         {
-            if (_inFlight || (_released.Count == 0 && _started.Count == 0 && _asks.Count == 0 && !_wake))
+            if (_inFlight || (_released.Count == 0 && _started.Count == 0 && _asks.Count == 0 && !_wake && !_workerWake))
             {
                 return;
             }
 
             asks = _asks;
-            update = new SlotUpdate(_released, _started, _wake, asks.Select(a => a.Ask).ToList());
-            (_released, _started, _asks, _wake, _inFlight) = ([], [], [], false, true);
+            update = new SlotUpdate(_released, _started, _wake, asks.Select(a => a.Ask).ToList()) { WorkerWake = _workerWake };
+            (_released, _started, _asks, _wake, _workerWake, _inFlight) = ([], [], [], false, false, true);
         }
 
         // Off the calling grain's scheduler: the call belongs to the silo, not to the task that
@@ -120,6 +132,7 @@ public sealed partial class SlotRequests(IGrainFactory grains, ILogger<SlotReque
                 _released.AddRange(update.Released);
                 _started.AddRange(update.Started);
                 _wake |= update.Wake;
+                _workerWake |= update.WorkerWake;
             }
         }
         finally

@@ -11,6 +11,10 @@ public interface IAttemptRunner
     /// <summary>False once the silo is stopping: grants are given back for another silo to take.</summary>
     bool Accepting { get; }
 
+    /// <summary>Whether this silo has a handler of its own for the type (the simulator, which runs
+    /// any type, does not count): such a type never waits for an external worker.</summary>
+    bool HasHandler(string type);
+
     /// <summary>Starts the attempt; returns at once.</summary>
     void Start(AttemptLease lease);
 

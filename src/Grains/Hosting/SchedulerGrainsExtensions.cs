@@ -14,6 +14,7 @@ using OrleansScheduler.Grains.Storage;
 using OrleansScheduler.Grains.Storage.Postgres;
 using OrleansScheduler.Grains.Storage.Sqlite;
 using OrleansScheduler.Grains.Telemetry;
+using OrleansScheduler.Grains.Workers;
 
 namespace OrleansScheduler.Grains.Hosting;
 
@@ -72,6 +73,14 @@ public static class SchedulerGrainsExtensions
         services.AddGrainStorage(StorageNames.Tasks, (provider, _) => new TaskStateStorage(provider.GetRequiredService<SchedulerDatabase>()));
         services.AddGrainStorage(StorageNames.Slots, (provider, _) => new ConcurrencyStateStorage(provider.GetRequiredService<SchedulerDatabase>()));
         services.TryAddSingleton<SlotRequests>();
+        services.AddOptions<WorkerOptions>().Bind(configuration.GetSection(WorkerOptions.SectionName)).Validate(o =>
+        {
+            o.Validate();
+            return true;
+        });
+        services.TryAddSingleton<TaskRouting>();
+        services.AddSingleton<WorkerClaimsRefresher>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(provider => provider.GetRequiredService<WorkerClaimsRefresher>());
         services.AddSchedulerHistory(configuration);
         services.AddSingleton<RecoveryTriggers>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(provider => provider.GetRequiredService<RecoveryTriggers>());

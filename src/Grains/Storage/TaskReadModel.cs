@@ -121,6 +121,21 @@ public sealed class TaskReadModel(SchedulerDatabase database, TimeProvider timeP
         return ready;
     }
 
+    /// <summary>Ready tasks of the worker queue whose type is one of <paramref name="types"/>,
+    /// highest priority first, then oldest, with their type: one indexed read per type (each in
+    /// the index's order, so nothing is sorted but what they return), merged.</summary>
+    public async Task<List<(SlotAsk Task, string Type)>> WorkerReadyTasksAsync(IReadOnlyList<string> types, int max)
+    {
+        var ready = new List<(SlotAsk Task, string Type)>();
+        foreach (var type in types)
+        {
+            await ReadAsync("WorkerReadyTasks", command => command.Bind("@type", type).Bind("@max", max),
+                reader => ready.Add((new SlotAsk(reader.GetString(0), reader.GetInt32(1), reader.GetInt64(2)), reader.GetString(3)))).ConfigureAwait(false);
+        }
+
+        return types.Count == 1 ? ready : ready.OrderByDescending(r => r.Task.Priority).ThenBy(r => r.Task.Seq).Take(max).ToList();
+    }
+
     /// <summary>SCHEDULED tasks due by <paramref name="until"/>, soonest first.</summary>
     public Task<List<string>> DueScheduledAsync(DateTimeOffset until, int max) =>
         IdsAsync("DueScheduled", command => command.Bind("@until", until.ToUnixTimeMilliseconds()).Bind("@max", max));

@@ -72,6 +72,7 @@ internal static class TaskRows
         state.CauseId = reader.GetStringOrNull(27);
         state.CauseStatus = reader.GetStringOrNull(28) is { } causeStatus ? TaskStatusNames.Parse(causeStatus) : null;
         state.TraceParent = reader.GetStringOrNull(29);
+        state.Queue = reader.GetStringOrNull(30);
         return (state, version);
     }
 
@@ -101,6 +102,7 @@ internal static class TaskRows
             .Bind("@cause_id", state.CauseId)
             .Bind("@cause_status", state.CauseStatus?.ToName())
             .Bind("@trace_parent", state.TraceParent)
+            .Bind("@queue", state.Queue)
             .ExecuteScalar();
         if (seq is null or DBNull)
         {
@@ -147,6 +149,7 @@ internal static class TaskRows
             .Bind("@error", state.Error)
             .Bind("@cause_id", state.CauseId)
             .Bind("@cause_status", state.CauseStatus?.ToName())
+            .Bind("@queue", state.Queue)
             .Bind("@seq", state.Seq)
             .Bind("@version", expected)
             .ExecuteNonQuery();

@@ -25,7 +25,11 @@ internal sealed partial class TaskGrain
             // Sent again by the ConcurrencyGrain's recovery, or a stale copy.
             if (grant.GrantId == State.GrantId && State.Status == TaskStatus.Running)
             {
-                if (runner.IsRunning(State.Id, State.GrantId))
+                if (State.RunsOnWorker)
+                {
+                    await ConfirmWorkerAttemptAsync().ConfigureAwait(true);
+                }
+                else if (runner.IsRunning(State.Id, State.GrantId))
                 {
                     slots.Started(grant.GrantId, silo.Name, State.Attempts);
                 }
@@ -45,13 +49,19 @@ internal sealed partial class TaskGrain
         }
 
         State.GrantId = grant.GrantId;
-        if (State.Status != TaskStatus.Queued || !runner.Accepting)
+        if (State.Status != TaskStatus.Queued || !runner.Accepting || State.RunsOnWorker)
         {
+            // A task of the worker queue that gets a silo's grant (one written for a worker's poll
+            // that recovery sends out again) gives it back and waits for a worker.
             // Refused (cancelled meanwhile, or this silo is stopping): the grant is remembered, so a
             // copy of it that arrives after a retry cannot start an attempt without a slot.
             await PersistAsync().ConfigureAwait(true);
             slots.Release(grant.GrantId);
-            if (!runner.Accepting)
+            if (State.Status == TaskStatus.Queued && State.RunsOnWorker)
+            {
+                slots.WakeWorkers();
+            }
+            else if (!runner.Accepting)
             {
                 // The next grant activates the task on a silo that is not stopping.
                 DeactivateOnIdle();
@@ -114,7 +124,7 @@ internal sealed partial class TaskGrain
         await PersistAsync().ConfigureAwait(true);
         DelayDeactivation(TimeSpan.Zero);
         slots.Release(lease.GrantId);
-        slots.Wake();
+        WakeQueue();
 
         // This silo is stopping: the next grant activates the task on another.
         DeactivateOnIdle();

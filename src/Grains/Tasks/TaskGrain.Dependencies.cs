@@ -102,7 +102,9 @@ internal sealed partial class TaskGrain
             // Ask for a slot before writing: a grant now starts the attempt in the same write as
             // the release (WAITING -> QUEUED -> RUNNING, one commit instead of two and no wait for a
             // scan of the ready index), which is most of a dependent's hand-over time.
-            if (runner.Accepting && await slots.AskAsync(State.Id, State.Priority, State.Seq).ConfigureAwait(true) is { } grant)
+            // A task for external workers waits for a worker's poll instead.
+            Route();
+            if (!State.RunsOnWorker && runner.Accepting && await slots.AskAsync(State.Id, State.Priority, State.Seq).ConfigureAwait(true) is { } grant)
             {
                 await BeginAttemptAsync(grant).ConfigureAwait(true);
                 return;

@@ -35,7 +35,20 @@ internal sealed partial class TaskGrain
         {
             // The slot is free at once; the handler is stopped, and its report, if it still comes,
             // no longer matches the live attempt.
-            runner.Cancel(State.Id, grant);
+            if (State.RunsOnWorker)
+            {
+                // The worker's next heartbeat tells it to stop; its report no longer counts.
+                DisarmAttemptTimeout();
+                if (State.WorkerId is { Length: > 0 } workerId)
+                {
+                    _ = GrainFactory.GetGrain<IWorkerGrain>(workerId).ForgetAsync(State.Id, grant, StopReasons.Cancelled);
+                }
+            }
+            else
+            {
+                runner.Cancel(State.Id, grant);
+            }
+
             DelayDeactivation(TimeSpan.Zero);
             slots.Release(grant);
         }
@@ -90,9 +103,9 @@ internal sealed partial class TaskGrain
                 ArmDueTimer();
                 break;
             case TaskStatus.Queued:
-                slots.Wake();
+                WakeQueue();
                 break;
-            case TaskStatus.Running when !runner.IsRunning(State.Id, State.GrantId) && AttemptSiloIsGone():
+            case TaskStatus.Running when !State.RunsOnWorker && !runner.IsRunning(State.Id, State.GrantId) && AttemptSiloIsGone():
                 await LoseAttemptAsync().ConfigureAwait(true);
                 break;
             case TaskStatus.Waiting:

@@ -61,6 +61,11 @@ internal sealed partial class TaskGrain
         var known = dependencies.Select((d, i) => (d, answers[i]!)).ToDictionary(x => x.d, x => x.Item2, StringComparer.Ordinal);
         var state = NewTask(plan.InOrder[0], d => known[d], Now, options.Value);
         task.State = state;
+        if (state.Status == TaskStatus.Queued)
+        {
+            Route();
+        }
+
         if (logger.IsEnabled(LogLevel.Debug))
         {
             LogTransitions();

@@ -6,6 +6,7 @@ using OrleansScheduler.Grains.Concurrency;
 using OrleansScheduler.Grains.Execution;
 using OrleansScheduler.Grains.Storage;
 using OrleansScheduler.Grains.Telemetry;
+using OrleansScheduler.Grains.Workers;
 
 namespace OrleansScheduler.Grains.Tasks;
 
@@ -23,6 +24,7 @@ internal sealed partial class TaskGrain(
     [PersistentState("task", StorageNames.Tasks)] IPersistentState<TaskState> task,
     SlotRequests slots,
     IAttemptRunner runner,
+    TaskRouting routing,
     TaskReadModel reads,
     ILocalSiloDetails silo,
     IClusterMembershipService membership,
@@ -54,9 +56,15 @@ internal sealed partial class TaskGrain(
 
         if (State.Status == TaskStatus.Running)
         {
-            // Activated with an attempt under way: this silo's executor runs it (the activation was
-            // collected mid-attempt), or the attempt's silo is gone, or it lives and runs it on.
-            if (runner.IsRunning(State.Id, State.GrantId))
+            // Activated with an attempt under way: an external worker runs it (its grain and
+            // recovery tell whether it still does), this silo's executor runs it (the activation
+            // was collected mid-attempt), or the attempt's silo is gone, or it lives and runs it on.
+            if (State.RunsOnWorker)
+            {
+                DelayDeactivation(TimeSpan.MaxValue);
+                ArmAttemptTimeout();
+            }
+            else if (runner.IsRunning(State.Id, State.GrantId))
             {
                 DelayDeactivation(TimeSpan.MaxValue);
             }
@@ -91,6 +99,7 @@ internal sealed partial class TaskGrain(
         {
             TaskStatus.Waiting => BlockedByReasons.Dependencies(await reads.DependenciesAsync(state.Seq).ConfigureAwait(true)),
             TaskStatus.Scheduled => BlockedByReasons.Due(state.DueAt, state.DueKind),
+            TaskStatus.Queued when state.RunsOnWorker => await WorkerBlockedByAsync().ConfigureAwait(true),
             TaskStatus.Queued => BlockedByReasons.Slots(await GrainFactory.GetGrain<IConcurrencyGrain>(0).GetSlotsAsync().ConfigureAwait(true)),
             _ => null,
         };
@@ -151,6 +160,11 @@ internal sealed partial class TaskGrain(
             LogTransitions();
         }
 
+        if (State.Status == TaskStatus.Queued && State.StoredStatus != TaskStatus.Queued)
+        {
+            Route();
+        }
+
         try
         {
             await task.WriteStateAsync().ConfigureAwait(true);
@@ -169,10 +183,45 @@ internal sealed partial class TaskGrain(
     {
         if (State.Status == TaskStatus.Queued)
         {
-            slots.Wake();
+            WakeQueue();
         }
 
         ArmDueTimer();
+    }
+
+    /// <summary>Decides who runs this task now that it is ready: the silos, or an external worker
+    /// (<see cref="TaskRouting"/>).</summary>
+    private void Route() => State.Queue = routing.QueueFor(State.Type);
+
+    /// <summary>This QUEUED task is ready for a slot: the silos' scan, or the workers' polls.</summary>
+    private void WakeQueue()
+    {
+        if (State.RunsOnWorker)
+        {
+            slots.WakeWorkers();
+        }
+        else
+        {
+            slots.Wake();
+        }
+    }
+
+    /// <summary>blocked_by of a QUEUED task that waits for an external worker.</summary>
+    private async Task<BlockedBy> WorkerBlockedByAsync()
+    {
+        var workers = (await GrainFactory.GetGrain<IWorkerDirectoryGrain>(0).GetWorkersAsync().ConfigureAwait(true))
+            .Where(w => w.Capabilities.Contains(State.Type, StringComparer.Ordinal))
+            .ToList();
+        if (workers.Count == 0)
+        {
+            return new BlockedBy("worker", $"no worker with capability {State.Type}");
+        }
+
+        var slotsView = await GrainFactory.GetGrain<IConcurrencyGrain>(0).GetSlotsAsync().ConfigureAwait(true);
+        var listed = string.Join(", ", workers.Take(10).Select(w => $"{w.Id} ({w.Status}, {w.RunningTasks} of {w.Capacity} running)"));
+        return slotsView.InUse >= slotsView.Limit
+            ? BlockedByReasons.Slots(slotsView)
+            : new BlockedBy("worker", $"waiting for a worker with capability {State.Type} to lease it: {listed}");
     }
 
     /// <summary>A task's story, one line per transition, at Debug (LOG_LEVEL=debug): with the trace id

@@ -75,6 +75,14 @@ public sealed class TaskState
     /// lines carry on every silo (issue 10). Written once, at submission.</summary>
     public string? TraceParent { get; set; }
 
+    /// <summary>Who runs the task: null for the silos (a handler, or the simulator),
+    /// <see cref="TaskQueues.Worker"/> for an external worker that lists its type. Decided each
+    /// time the task becomes QUEUED (<see cref="Workers.TaskRouting"/>) and kept while the attempt
+    /// runs: a RUNNING task with the worker queue runs on the worker <see cref="WorkerId"/>.</summary>
+    public string? Queue { get; set; }
+
+    public bool RunsOnWorker => Queue == TaskQueues.Worker;
+
     public List<Dependency> Dependencies { get; set; } = [];
 
     /// <summary>The tasks that depend on this one. Their edges are written with them; a
@@ -109,6 +117,11 @@ public sealed class Dependency(string id, long seq, TaskStatus status, string? c
     /// when it is UPSTREAM_FAILED and the root is known, else this one.</summary>
     public (string Id, TaskStatus Status) Cause =>
         Status == TaskStatus.UpstreamFailed && CauseId is { } id && CauseStatus is { } status ? (id, status) : (Id, Status);
+}
+
+public static class TaskQueues
+{
+    public const string Worker = "worker";
 }
 
 public static class DueKinds

@@ -297,14 +297,24 @@
       : [el('li', { class: 'muted' }, 'None firing.')]));
   }
 
-  function renderWorkers(silos) {
-    $('workers').replaceChildren(...(silos.length
-      ? silos.map((s) => el('tr', { 'data-silo': s.id },
-        el('td', { class: 'mono nowrap', title: `host ${s.host}, up since ${s.started_at}` }, s.id),
-        el('td', null, el('span', { class: 'badge', 'data-status': siloColour(s.status) }, s.status)),
-        el('td', { class: 'num nowrap' }, `${s.running_tasks} / ${s.capacity}`),
-        el('td', { class: 'num nowrap', title: s.heartbeat_at }, `${formatMs(since(s.heartbeat_at))} ago`)))
-      : [el('tr', null, el('td', { colspan: 4, class: 'empty' }, 'No silo has registered.'))]));
+  /** Silos and external workers (GET /api/workers): what each runs, its load and, for an external
+   *  worker, the system_info of its last heartbeat. */
+  function renderWorkers(workers) {
+    const usage = (info) => {
+      if (!info) return '';
+      const pct = (v) => (typeof v === 'number' ? `${v.toFixed(0)}%` : '–');
+      return `${pct(info.cpu_usage)} · ${pct(info.memory_usage)} · ${pct(info.disk_usage)}`;
+    };
+    $('workers').replaceChildren(...(workers.length
+      ? workers.map((w) => el('tr', w.kind === 'external' ? { 'data-worker': w.id } : { 'data-silo': w.id },
+        el('td', { class: 'mono nowrap', title: w.kind === 'external' ? `external worker, registered ${w.started_at}` : `silo on host ${w.host}, up since ${w.started_at}` },
+          w.id, ' ', el('span', { class: 'small muted' }, w.kind === 'external' ? 'worker' : 'silo')),
+        el('td', null, el('span', { class: 'badge', 'data-status': siloColour(w.status) }, w.status)),
+        el('td', { class: 'small', 'data-testid': 'capabilities' }, w.kind === 'external' ? (w.capabilities || []).join(', ') : 'handlers + simulator'),
+        el('td', { class: 'num nowrap' }, `${w.running_tasks} / ${w.capacity}`),
+        el('td', { class: 'nowrap small', 'data-testid': 'system-info', title: w.system_info ? JSON.stringify(w.system_info) : '' }, usage(w.system_info)),
+        el('td', { class: 'num nowrap', title: w.heartbeat_at }, `${formatMs(since(w.heartbeat_at))} ago`)))
+      : [el('tr', null, el('td', { colspan: 6, class: 'empty' }, 'No silo or worker has registered.'))]));
   }
 
   function renderWaiting(tasks) {

@@ -1,14 +1,13 @@
 using Orleans;
 namespace OrleansScheduler.WebApi.Endpoints;
 
-/// <summary>Counters, slots, silos: /api/stats (and the seeds' /stats), /api/workers.</summary>
+/// <summary>Counters, slots, silos: /api/stats (and the seeds' /stats).</summary>
 public static class StatsEndpoints
 {
     public static IEndpointRouteBuilder MapStatsEndpoints(this IEndpointRouteBuilder app)
     {
         app.MapGet("/api/stats", Stats).WithTags("Monitoring");
         app.MapGet("/stats", Stats).WithTags("Monitoring");
-        app.MapGet("/api/workers", Workers).WithTags("Monitoring");
         return app;
     }
 
@@ -25,7 +24,4 @@ public static class StatsEndpoints
             stats.Latency,
         });
     }
-
-    private static async Task<IResult> Workers(IGrainFactory grains) =>
-        TypedResults.Ok(await grains.GetCatalogGrain().GetSilosAsync());
 }

@@ -53,6 +53,22 @@ public sealed partial class DashboardBrowserTests(DashboardServer app, ITestOutp
     });
 
     [SkippableFact]
+    public Task An_external_worker_is_listed_beside_the_silos_with_its_capabilities_load_and_system_info() => RunAsync(async page =>
+    {
+        await app.Api.SubmitAsync("/api/workers/register", new { worker_id = "dash-worker", capabilities = new[] { "dash_render", "dash_index" }, max_concurrent_tasks = 4 });
+        var (status, body) = await app.Api.TryPostAsync("/api/workers/dash-worker/heartbeat", new { status = "active", current_tasks = Array.Empty<string>(), system_info = new { cpu_usage = 41.6, memory_usage = 63.2, disk_usage = 22.9 } });
+        Assert.True(status == 200, $"heartbeat answered {status}: {body}");
+        await OpenAsync(page);
+
+        var row = page.GetByTestId("workers").Locator("tr[data-worker='dash-worker']");
+        await Expect(row).ToContainTextAsync("ACTIVE");
+        await Expect(row.GetByTestId("capabilities")).ToHaveTextAsync("dash_render, dash_index");
+        await Expect(row).ToContainTextAsync("0 / 4");
+        await Expect(row.GetByTestId("system-info")).ToHaveTextAsync("42% · 63% · 23%");
+        await Expect(page.GetByTestId("workers").Locator("tr[data-silo]").First).ToContainTextAsync("ACTIVE");
+    });
+
+    [SkippableFact]
     public Task A_failed_task_shows_its_error() => RunAsync(async page =>
     {
         await app.Api.SubmitAsync("/api/tasks", new { id = "fails-once", type = "dashboard_fail", max_attempts = 1, payload = new { simulate = new { fail_attempts = 5 } } });

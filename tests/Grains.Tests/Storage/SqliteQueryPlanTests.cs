@@ -15,6 +15,7 @@ public sealed class SqliteQueryPlanTests(TempFolder folder) : IClassFixture<Temp
 {
     [Theory]
     [InlineData("ReadyTasks", "tasks_ready")]
+    [InlineData("WorkerReadyTasks", "tasks_worker_ready")]
     [InlineData("DueScheduled", "tasks_due")]
     [InlineData("ReadTask", "sqlite_autoindex_tasks_1")]
     [InlineData("UpdateTask", "INTEGER PRIMARY KEY")]
@@ -46,6 +47,7 @@ public sealed class SqliteQueryPlanTests(TempFolder folder) : IClassFixture<Temp
         }
 
         command.Parameters.AddWithValue("@seqs", "[100, 101]");
+        command.Parameters.AddWithValue("@type", "processing");
 
         var plan = new List<string>();
         await using (var reader = await command.ExecuteReaderAsync())

@@ -59,6 +59,20 @@ public sealed partial class Api(HttpClient http) : IDisposable
         return JsonNode.Parse(text)!.AsObject();
     }
 
+    /// <summary>GETs a JSON object; asserts 200.</summary>
+    public async Task<JsonObject> GetAsync(string path) => (await GetNodeAsync(path)).AsObject();
+
+    /// <summary>GETs a JSON array; asserts 200.</summary>
+    public async Task<JsonArray> GetArrayAsync(string path) => (await GetNodeAsync(path)).AsArray();
+
+    private async Task<JsonNode> GetNodeAsync(string path)
+    {
+        using var response = await Http.GetAsync(new Uri(path, UriKind.Relative));
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"GET {path} answered {(int)response.StatusCode}: {text}");
+        return JsonNode.Parse(text)!;
+    }
+
     public async Task<long> TotalAsync() => (long)(await GetStatsAsync())["total"]!;
 
     /// <summary>One page of a listing: the items and the next page's URL from the Link header.</summary>
