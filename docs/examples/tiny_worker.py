@@ -72,10 +72,17 @@ def heartbeat():
             for stop in body["stop"]:
                 with lock:
                     process = current.get(stop["task_id"])
-                    if process:
+                    if process and stop["task_id"] not in stopped:
                         stopped.add(stop["task_id"])
-                        process.kill()
-                log(f"task {stop['task_id']}: stop ({stop['reason']})")
+                        kill(process)
+                        log(f"task {stop['task_id']}: stopped ({stop['reason']})")
+
+
+def kill(process):
+    try:
+        os.killpg(process.pid, signal.SIGKILL)  # the command's whole process group
+    except ProcessLookupError:
+        pass
 
 
 def cpu():
@@ -95,7 +102,7 @@ def disk():
 
 def run(task):
     environment = dict(os.environ, TASK_ID=task["id"], TASK_TYPE=task["type"], TASK_ATTEMPT=str(task["attempt"]))
-    process = subprocess.Popen(COMMAND, shell=True, env=environment, text=True,
+    process = subprocess.Popen(COMMAND, shell=True, env=environment, text=True, start_new_session=True,
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     with lock:
         current[task["id"]] = process
@@ -146,7 +153,7 @@ def main():
     except KeyboardInterrupt:
         with lock:
             for process in current.values():
-                process.kill()
+                kill(process)
         status, body = post(BASE + "/deregister")
         log(f"deregistered: {status} {body}")
 
