@@ -19,7 +19,9 @@ if (options.Help)
     return 0;
 }
 
-var log = new WorkerLog(Console.Out);
+// Its own writer on stdout, flushed by the log when it has caught up rather than per line.
+var stdout = new StreamWriter(Console.OpenStandardOutput()) { AutoFlush = false };
+var log = new WorkerLog(stdout);
 using var shutdown = new CancellationTokenSource();
 void Stop(PosixSignalContext context)
 {
@@ -45,4 +47,5 @@ using (var worker = new WorkerService(options, log, TimeProvider.System))
 }
 
 await log.CloseAsync();
+await stdout.DisposeAsync();
 return code;
