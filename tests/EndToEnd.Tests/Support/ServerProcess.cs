@@ -207,7 +207,7 @@ public sealed class ServerProcess : IDisposable
         }
     }
 
-    private static string BuiltDll(string project)
+    internal static string BuiltDll(string project)
     {
         var configuration = typeof(ServerProcess).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
         var dll = Path.Combine(RepoRoot(), "src", project, "bin", configuration, "net10.0", $"OrleansScheduler.{project}.dll");
