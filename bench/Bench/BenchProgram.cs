@@ -5,7 +5,7 @@ namespace OrleansScheduler.Bench;
 /// <summary>Entry point: <c>dotnet run -c Release --project bench/Bench -- [scenario ...] [--flag value ...]</c>.</summary>
 public static class BenchProgram
 {
-    public static readonly string[] Scenarios = ["drain", "submit", "handoff", "fidelity", "dag", "limit", "peer", "memory", "cluster"];
+    public static readonly string[] Scenarios = ["drain", "submit", "handoff", "fidelity", "dag", "limit", "peer", "memory", "cluster", "workers"];
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -58,7 +58,7 @@ public static class BenchProgram
         var report = new Report(args);
         Console.WriteLine($"OrleansScheduler bench: {string.Join(", ", selected)} on {Environment.ProcessorCount} cores, {report.Machine.Os}, .NET {Environment.Version}; load average {report.LoadAtStart}");
         var failed = false;
-        if (!options.Flag("no-warmup") && selected.Any(s => s is not ("submit" or "memory" or "cluster")))
+        if (!options.Flag("no-warmup") && selected.Any(s => s is not ("submit" or "memory" or "cluster" or "workers")))
         {
             // JIT and tiered compilation of the in-process silo, so the first scenario is not penalised:
             // 20,000-task drains until one compiles under 1,000 methods or spends under 2 % of its
@@ -122,6 +122,7 @@ public static class BenchProgram
         "peer" => PeerScenario.RunAsync(options, report),
         "memory" => MemoryScenario.RunAsync(options, report),
         "cluster" => ClusterScenario.RunAsync(options, report),
+        "workers" => WorkersScenario.RunAsync(options, report),
         _ => throw new ArgumentException(scenario),
     };
 
@@ -129,7 +130,7 @@ public static class BenchProgram
     {
         Console.WriteLine("""
             usage: dotnet run -c Release --project bench/Bench -- [scenario ...] [--flag value ...]
-            scenarios: all (default) | drain | submit | handoff | fidelity | dag | limit | peer | memory | cluster
+            scenarios: all (default) | drain | submit | handoff | fidelity | dag | limit | peer | memory | cluster | workers
             flags (defaults in brackets; `all` uses the smaller figure where two are given):
               drain     --drain-tasks [100000|30000] --drain-slots [1000] --drain-warm [true]
               submit    --submit-requests [30000|15000] --submit-clients [64] --submit-warmup [60000] --submit-run [true] --submit-slots [3]
@@ -142,6 +143,8 @@ public static class BenchProgram
               cluster   --cluster-tasks [20000|10000] --cluster-slots [1000] --cluster-silos [3]
                         --cluster-handoff-chains [20] --cluster-handoff-length [50] --cluster-handoff-fans [10] --cluster-handoff-width [50]
                         (PostgreSQL: needs ORLEANS_TEST_POSTGRES, else skipped; `. .ci/postgres.sh` sets it)
+              workers   --workers-tasks [30000|10000] --workers-lease [64] --workers-slots [128] --workers-wake-samples [300|100]
+                        (2 reference worker processes, src/Worker, built with the bench)
               any       --keep-db (keep temp databases)  --no-warmup  --help
                         --metrics [on] | off | both (drain, submit: the OpenTelemetry metrics, scraped every 10 s;
                         both = off, on, off, on and the ratios; --metrics-pairs [2] off/on pairs)

@@ -94,7 +94,7 @@ public sealed class ThreadCpu
     }
 }
 
-/// <summary>A built OrleansScheduler process (the WebApi or the Silo) started as a child, with its
+/// <summary>A built OrleansScheduler process (the WebApi, the Silo or the reference Worker) started as a child, with its
 /// output kept for diagnosis and killed (by its own handle) when disposed.</summary>
 public sealed class Child : IDisposable
 {
@@ -137,7 +137,7 @@ public sealed class Child : IDisposable
         throw new FileNotFoundException($"OrleansScheduler.{project}.dll is not built; run `dotnet build -c Release src/{project}` first");
     }
 
-    public static Child Start(string project, IReadOnlyDictionary<string, string> environment)
+    public static Child Start(string project, IReadOnlyDictionary<string, string> environment, params string[] arguments)
     {
         var dll = Dll(project);
         var info = new ProcessStartInfo("dotnet")
@@ -148,6 +148,11 @@ public sealed class Child : IDisposable
             WorkingDirectory = Path.GetDirectoryName(dll)!,
         };
         info.ArgumentList.Add(dll);
+        foreach (var argument in arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+
         info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         info.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         info.Environment["DOTNET_ENVIRONMENT"] = "Production";

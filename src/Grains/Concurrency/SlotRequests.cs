@@ -1,11 +1,12 @@
 using Microsoft.Extensions.Logging;
+using Orleans.Runtime;
 
 namespace OrleansScheduler.Grains.Concurrency;
 
 /// <summary>A silo's slot traffic to the ConcurrencyGrain, batched: at most one call is in flight,
 /// and every release, start and wake-up that arrives meanwhile rides on the next. The singleton
 /// handles one turn at a time, so this is what keeps it from being the bottleneck.</summary>
-public sealed partial class SlotRequests(IGrainFactory grains, ILogger<SlotRequests> logger)
+public sealed partial class SlotRequests(IGrainFactory grains, ILogger<SlotRequests> logger) : ILifecycleParticipant<ISiloLifecycle>
 {
     private static readonly TimeSpan RetryDelay = TimeSpan.FromMilliseconds(200);
 
@@ -16,6 +17,24 @@ public sealed partial class SlotRequests(IGrainFactory grains, ILogger<SlotReque
     private bool _wake;
     private bool _workerWake;
     private bool _inFlight;
+
+    /// <summary>Set once the silo's tasks have stopped (its executor has handed its attempts
+    /// back): an update that fails from then on is not sent again, since the silo is going and the
+    /// next start's recovery, or another silo's, redoes it. Without this a wake-up that failed while
+    /// the runtime stopped was sent again every 200 ms for as long as the process lived.</summary>
+    private volatile bool _stopped;
+
+    public void Participate(ISiloLifecycle lifecycle)
+    {
+        ArgumentNullException.ThrowIfNull(lifecycle);
+
+        // Stops after the Active stage (the executor's hand-backs), before the runtime's services.
+        lifecycle.Subscribe(nameof(SlotRequests), ServiceLifecycleStage.RuntimeGrainServices, _ => Task.CompletedTask, _ =>
+        {
+            _stopped = true;
+            return Task.CompletedTask;
+        });
+    }
 
     /// <summary>The attempt of this grant ended, or the task refused the grant.</summary>
     public void Release(long grantId)
@@ -122,6 +141,12 @@ public sealed partial class SlotRequests(IGrainFactory grains, ILogger<SlotReque
                 answer.TrySetResult(null);
             }
 
+            if (_stopped)
+            {
+                LogDroppedAtStop(logger, ex, update.Released.Count, update.Started.Count);
+                return;
+            }
+
             // The ConcurrencyGrain's silo died mid-call, or it timed out. Releases must not be lost
             // (a held slot that nobody gives back shrinks the cluster's limit until recovery), so
             // the update goes round again; every part of it is idempotent.
@@ -145,6 +170,9 @@ public sealed partial class SlotRequests(IGrainFactory grains, ILogger<SlotReque
             Flush();
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Slot update to the ConcurrencyGrain failed while this silo stops ({Released} releases, {Started} starts); left to recovery")]
+    private static partial void LogDroppedAtStop(ILogger logger, Exception exception, int released, int started);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Slot update to the ConcurrencyGrain failed ({Released} releases, {Started} starts); sending it again")]
     private static partial void LogUpdateFailed(ILogger logger, Exception exception, int released, int started);

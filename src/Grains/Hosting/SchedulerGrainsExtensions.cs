@@ -73,6 +73,7 @@ public static class SchedulerGrainsExtensions
         services.AddGrainStorage(StorageNames.Tasks, (provider, _) => new TaskStateStorage(provider.GetRequiredService<SchedulerDatabase>()));
         services.AddGrainStorage(StorageNames.Slots, (provider, _) => new ConcurrencyStateStorage(provider.GetRequiredService<SchedulerDatabase>()));
         services.TryAddSingleton<SlotRequests>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(provider => provider.GetRequiredService<SlotRequests>());
         services.AddOptions<WorkerOptions>().Bind(configuration.GetSection(WorkerOptions.SectionName)).Validate(o =>
         {
             o.Validate();

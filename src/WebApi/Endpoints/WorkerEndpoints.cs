@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Microsoft.Extensions.Options;
 using OrleansScheduler.Grains.Dag;
 using OrleansScheduler.Grains.Workers;
@@ -266,11 +267,11 @@ public sealed record RegisteredWorkerListing(
     string Status,
     string? ReportedStatus,
     JsonElement? SystemInfo,
-    string WorkerId,
-    int MaxConcurrentTasks,
-    long HeartbeatIntervalMs,
-    long LeaseDurationMs,
-    long DeadAfterMs)
+    [property: JsonPropertyOrder(1)] string WorkerId,
+    [property: JsonPropertyOrder(1)] int MaxConcurrentTasks,
+    [property: JsonPropertyOrder(1)] long HeartbeatIntervalMs,
+    [property: JsonPropertyOrder(1)] long LeaseDurationMs,
+    [property: JsonPropertyOrder(1)] long DeadAfterMs)
     : WorkerListing(Id, Kind, Host, Capabilities, Capacity, RunningTasks, CurrentTasks, StartedAt, HeartbeatAt, Status, ReportedStatus, SystemInfo)
 {
     public static RegisteredWorkerListing Of(WorkerView worker, WorkerOptions settings)

@@ -67,6 +67,36 @@ public sealed class ApiKeyTests(KeyedSchedulerApp app) : IClassFixture<KeyedSche
         Assert.Equal(before + (batch ? 2 : 1), await TotalAsync());
     }
 
+    /// <summary>An external worker's calls (issue 11) are mutations: its process needs the operate key.</summary>
+    [Fact]
+    public async Task A_worker_needs_the_operate_key_to_register_heartbeat_lease_and_deregister()
+    {
+        var worker = NewId();
+        var register = $$"""{"worker_id":"{{worker}}","capabilities":["secured_work"],"max_concurrent_tasks":2}""";
+        await AssertUnauthorizedAsync(HttpMethod.Post, "/api/workers/register", key: null, register);
+        await AssertUnauthorizedAsync(HttpMethod.Post, "/api/workers/register", Wrong, register);
+        await AssertForbiddenAsync("/api/workers/register", register);
+
+        using var client = app.Client(Operate, bearer: true);
+        foreach (var (path, body, expected) in new[]
+        {
+            ("/api/workers/register", register, HttpStatusCode.Created),
+            ($"/api/workers/{worker}/heartbeat", """{"status":"active"}""", HttpStatusCode.OK),
+            ($"/api/workers/{worker}/lease", """{"max_tasks":1}""", HttpStatusCode.OK),
+            ($"/api/workers/{worker}/deregister", "{}", HttpStatusCode.OK),
+        })
+        {
+            if (path != "/api/workers/register")
+            {
+                await AssertUnauthorizedAsync(HttpMethod.Post, path, key: null, body);
+                await AssertForbiddenAsync(path, body);
+            }
+
+            using var response = await client.PostAsync(new Uri(path, UriKind.Relative), Json(body));
+            Assert.True(response.StatusCode == expected, $"POST {path} with the operate key answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+        }
+    }
+
     [Theory]
     [InlineData("/api/tasks")]
     [InlineData("/tasks")]
