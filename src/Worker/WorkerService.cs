@@ -219,8 +219,14 @@ internal sealed class WorkerService : IDisposable
         Interlocked.Increment(ref _held);
         _tasks.AddOrUpdate(task.Id, running, (_, older) =>
         {
-            // The server leased the task again (its earlier lease was lost): the older run is stale.
-            older.Stop("leased again");
+            // The server leased the task again (its earlier lease was lost, e.g. while this process
+            // was frozen): the older run is stale. One still running is killed; one whose run has
+            // ended is left to its report, which the server answers 409 (as a heartbeat's stop).
+            if (!older.Finished)
+            {
+                older.Stop("leased again");
+            }
+
             return running;
         });
         _ = Task.Run(() => RunAsync(running));
