@@ -57,6 +57,7 @@ public sealed class ProgramTests
         }
 
         await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        process.WaitForExit(); // and its output read to the end
         lock (lines)
         {
             Assert.True(process.ExitCode == 0, $"exit code {process.ExitCode}\n{string.Join('\n', lines)}");

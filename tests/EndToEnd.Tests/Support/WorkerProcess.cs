@@ -85,12 +85,28 @@ public sealed class WorkerProcess : IDisposable
     public async Task<string> WaitForLineAsync(string what, Func<string, bool> match, TimeSpan timeout)
     {
         ArgumentNullException.ThrowIfNull(match);
-        return (await Poll.UntilAsync(
+        var state = await Poll.UntilAsync(
             $"{Name} logs {what}",
             () => Task.FromResult((Line: Lines.FirstOrDefault(match), Exited: HasExited)),
             state => state.Line is not null || state.Exited,
             _ => Output(),
-            timeout)).Line ?? throw new Xunit.Sdk.XunitException($"{Name} exited before it logged {what}\n{Output()}");
+            timeout);
+        if (state.Line is null)
+        {
+            // Exited: its last lines may still be on their way from the pipe.
+            _process.WaitForExit();
+        }
+
+        return state.Line ?? Lines.FirstOrDefault(match) ?? throw new Xunit.Sdk.XunitException($"{Name} exited before it logged {what}\n{Output()}");
+    }
+
+    /// <summary>Waits until the process exited and its output was read to the end; its exit code.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        await _process.WaitForExitAsync().WaitAsync(timeout);
+        // The parameterless wait returns once the redirected streams reached their end too.
+        _process.WaitForExit();
+        return _process.ExitCode;
     }
 
     /// <summary>SIGKILL (its process tree): no deregistration, nothing reported.</summary>

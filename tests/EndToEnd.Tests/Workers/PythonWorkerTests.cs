@@ -60,8 +60,7 @@ public sealed class PythonWorkerTests(ITestOutputHelper log) : WorkerProcessTest
         await worker.WaitForLineAsync("leasing py-slow-1", l => l.Contains("leased py-slow-1", StringComparison.Ordinal), Patience);
         worker.Terminate();
         await worker.WaitForLineAsync("deregistered", l => l.Contains("deregistered: 200", StringComparison.Ordinal), Patience);
-        await Poll.UntilAsync("the python worker exits", () => Task.FromResult(worker.HasExited), e => e, e => worker.Output(), Patience);
-        Assert.Equal(0, worker.ExitCode);
+        Assert.Equal(0, await worker.WaitForExitAsync(Patience));
         Assert.Contains("py-slow-1", worker.Lines.Single(l => l.Contains("deregistered: 200", StringComparison.Ordinal)), StringComparison.Ordinal);
 
         var handedBack = await Api.GetAsync("/api/tasks/py-slow-1");

@@ -15,8 +15,8 @@ public sealed class WorkerKeyTests(ITestOutputHelper log) : WorkerProcessTest(lo
         await StartServerAsync(new Dictionary<string, string> { ["API_KEYS"] = $"{OperateKey}:operate" });
 
         var keyless = Track(Support.WorkerProcess.Reference("keyless", Server.BaseAddress, "--capabilities", WorkType));
-        await Poll.UntilAsync("the keyless worker exits", () => Task.FromResult(keyless.HasExited), e => e, _ => keyless.Output(), Patience);
-        Assert.True(keyless.ExitCode == 2, $"exit code {keyless.ExitCode}\n{keyless.Output()}");
+        var code = await keyless.WaitForExitAsync(Patience);
+        Assert.True(code == 2, $"exit code {code}\n{keyless.Output()}");
         Assert.Contains(keyless.Lines, l => l.Contains("register refused: HTTP 401", StringComparison.Ordinal));
 
         await StartWorkerAsync("keyed", "--capabilities", WorkType, "--api-key", OperateKey);
