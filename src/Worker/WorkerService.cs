@@ -279,12 +279,14 @@ internal sealed class WorkerService : IDisposable
         }
     }
 
-    /// <summary>Reports until the server answers; with no answer (or a 5xx) it retries until the
-    /// lease duration has passed, after which the lease is gone anyway.</summary>
+    /// <summary>Reports until the server answers; with no answer (or a 5xx) it retries with backoff
+    /// for as long as it takes. The lease cannot expire while no server hears from the worker (a
+    /// restarted one starts its clock when it is back, and this task, still held, is listed in the
+    /// heartbeats meanwhile), so a result is never dropped just because the server was away; a
+    /// lease that did end is answered 409.</summary>
     private async Task ReportAsync(RunningTask running, TaskOutcome outcome)
     {
         var task = running.Task;
-        var giveUpAt = _time.GetUtcNow() + _leaseDuration;
         var backoff = new Backoff();
         while (true)
         {
@@ -321,10 +323,9 @@ internal sealed class WorkerService : IDisposable
                 return;
             }
 
-            if (_time.GetUtcNow() >= giveUpAt)
+            if (backoff.Attempts is 0 or 10 || backoff.Attempts % 30 == 0)
             {
-                _log.Line($"task {task.Id} report given up after the lease duration ({_leaseDuration.TotalMilliseconds:0} ms): {answer.Describe()}");
-                return;
+                _log.Line($"task {task.Id} report not answered, retrying: {answer.Describe()}");
             }
 
             try
