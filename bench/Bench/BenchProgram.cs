@@ -143,7 +143,7 @@ public static class BenchProgram
               cluster   --cluster-tasks [20000|10000] --cluster-slots [1000] --cluster-silos [3]
                         --cluster-handoff-chains [20] --cluster-handoff-length [50] --cluster-handoff-fans [10] --cluster-handoff-width [50]
                         (PostgreSQL: needs ORLEANS_TEST_POSTGRES, else skipped; `. .ci/postgres.sh` sets it)
-              workers   --workers-tasks [30000|10000] --workers-lease [64] --workers-slots [128] --workers-wake-samples [300|100]
+              workers   --workers-tasks [30000|10000] --workers-warmup [20000|5000] --workers-lease [64] --workers-slots [128] --workers-wake-samples [300|100]
                         (2 reference worker processes, src/Worker, built with the bench)
               any       --keep-db (keep temp databases)  --no-warmup  --help
                         --metrics [on] | off | both (drain, submit: the OpenTelemetry metrics, scraped every 10 s;

@@ -24,6 +24,10 @@ public static class WorkersScenario
     public static async Task RunAsync(Options options, Report report)
     {
         var tasks = options.Int("workers-tasks", 30_000, quick: 10_000);
+
+        // As in submit: the server's JIT and tiered compilation take thousands of requests to settle,
+        // and a server runs for days, so a first batch runs through the workers unmeasured.
+        var warmup = options.Int("workers-warmup", 20_000, quick: 5_000, allowZero: true);
         var lease = options.Int("workers-lease", 64);
         var wakeSamples = options.Int("workers-wake-samples", 300, quick: 100);
         var slots = options.Int("workers-slots", 2 * lease);
@@ -60,12 +64,21 @@ public static class WorkersScenario
                     (await client.GetFromJsonAsync<JsonArray>("/api/workers"))!.Count(w => (string?)w!["kind"] == "external" && (string?)w["status"] == "ACTIVE") == 2,
                     () => string.Join("\n", workers.Select(w => w.Output)));
 
+                if (warmup > 0)
+                {
+                    var (warmSeconds, _) = await ThroughputAsync(client, database, warmup, "warm");
+                    Console.WriteLine($"   (warm-up: {warmup:N0} tasks through the workers at {warmup / warmSeconds:N0}/s)");
+                }
+
                 var serverCpu = new ThreadCpu(server.Pid);
-                var (seconds, submitSeconds) = await ThroughputAsync(client, database, tasks);
+                var workerCpu = workers.Select(w => new ThreadCpu(w.Pid)).ToList();
+                var (seconds, submitSeconds) = await ThroughputAsync(client, database, tasks, "noop");
                 var (serverCores, serverTop) = serverCpu.Finish();
-                report.Add("workers", "tasks / workers", tasks, "tasks", note: $"2 reference worker processes, leases of up to {lease}, {lease} tasks at once each; limit {slots} slots; no-op tasks (the worker's simulator, 0 ms); one batch of {tasks:N0} committed in {submitSeconds:F2} s before the clock starts");
+                var workerCores = workerCpu.Select(w => w.Finish()).ToList();
+                report.Add("workers", "tasks / workers", tasks, "tasks", note: $"2 reference worker processes, leases of up to {lease}, {lease} tasks at once each; limit {slots} slots; no-op tasks (the worker's simulator, 0 ms); after a warm-up of {warmup:N0}; one batch of {tasks:N0} committed in {submitSeconds:F2} s before the clock starts");
                 report.AtLeast("workers", "throughput through external workers", tasks / seconds, "tasks/s", 3_000);
                 report.Add("workers", "server CPU", serverCores, "cores", note: serverTop);
+                report.Add("workers", "workers' CPU", workerCores.Sum(w => w.Cores), "cores", note: string.Join("; ", workerCores.Select(w => w.Top)));
                 report.Add("workers", "server peak RSS", ThreadCpu.MemoryMb(server.Pid, "VmHWM"), "MB");
             }
             finally
@@ -141,12 +154,12 @@ public static class WorkersScenario
     }
 
     /// <summary>One batch of no-op tasks for the workers; seconds from its 201 to the last COMPLETED.</summary>
-    private static async Task<(double Seconds, double SubmitSeconds)> ThroughputAsync(HttpClient client, string database, int count)
+    private static async Task<(double Seconds, double SubmitSeconds)> ThroughputAsync(HttpClient client, string database, int count, string prefix)
     {
         var batch = new StringBuilder("[");
         for (var i = 0; i < count; i++)
         {
-            batch.Append(i == 0 ? "" : ",").Append(CultureInfo.InvariantCulture, $$"""{"id":"noop-{{i}}","type":"{{NoopType}}"}""");
+            batch.Append(i == 0 ? "" : ",").Append(CultureInfo.InvariantCulture, $$"""{"id":"{{prefix}}-{{i}}","type":"{{NoopType}}"}""");
         }
 
         batch.Append(']');

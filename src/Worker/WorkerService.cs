@@ -14,6 +14,10 @@ internal sealed class WorkerService : IDisposable
     /// <summary>The long poll's wait_ms: under the server's 30 s cap, long enough to cost nothing idle.</summary>
     public const int LeaseWaitMs = 20_000;
 
+    /// <summary>How long a busy worker lets freed capacity gather before it polls for less than
+    /// <see cref="LeaseBatch"/> tasks.</summary>
+    public static readonly TimeSpan CoalesceWindow = TimeSpan.FromMilliseconds(5);
+
     /// <summary>Backoff after a failed call doubles from this...</summary>
     public static readonly TimeSpan BackoffStart = TimeSpan.FromMilliseconds(100);
 
@@ -33,6 +37,9 @@ internal sealed class WorkerService : IDisposable
     private int _registration;
     private TimeSpan _heartbeatInterval = TimeSpan.FromSeconds(2);
     private TimeSpan _leaseDuration = TimeSpan.FromSeconds(6);
+
+    /// <summary>A quarter of the most a lease may ask for: a lease of fewer waits for the window.</summary>
+    private int LeaseBatch => Math.Max(1, Math.Min(_options.MaxLease, _options.MaxConcurrent) / 4);
 
     public WorkerService(WorkerOptions options, WorkerLog log, TimeProvider time)
     {
@@ -172,16 +179,30 @@ internal sealed class WorkerService : IDisposable
     private async Task LeaseLoopAsync(CancellationToken cancellation)
     {
         var backoff = new Backoff();
+        var lastLease = DateTimeOffset.MinValue;
         while (true)
         {
             cancellation.ThrowIfCancellationRequested();
             var freed = Volatile.Read(ref _capacityFreed).Task;
-            var free = _options.MaxConcurrent - Volatile.Read(ref _held);
+            var held = Volatile.Read(ref _held);
+            var free = _options.MaxConcurrent - held;
             if (free <= 0)
             {
                 await freed.WaitAsync(cancellation).ConfigureAwait(false);
                 continue;
             }
+
+            // Busy with a little room: let the room gather for a moment into one bigger lease
+            // rather than a poll per finished task (each poll is a turn of the cluster's slot
+            // issuer). An idle worker polls at once, so a task for it waits for no window.
+            var sinceLease = _time.GetUtcNow() - lastLease;
+            if (held > 0 && free < LeaseBatch && sinceLease < CoalesceWindow)
+            {
+                await Task.WhenAny(freed, Task.Delay(CoalesceWindow - sinceLease, _time)).WaitAsync(cancellation).ConfigureAwait(false);
+                continue;
+            }
+
+            lastLease = _time.GetUtcNow();
 
             var registration = Volatile.Read(ref _registration);
             var answer = await _client.LeaseAsync(Math.Min(_options.MaxLease, free), LeaseWaitMs, cancellation).ConfigureAwait(false);
@@ -264,12 +285,14 @@ internal sealed class WorkerService : IDisposable
         }
     }
 
-    /// <summary>Reports until the server answers; with no answer (or a 5xx) it retries until the
-    /// lease duration has passed, after which the lease is gone anyway.</summary>
+    /// <summary>Reports until the server answers; with no answer (or a 5xx) it retries with backoff
+    /// for as long as it takes. The lease cannot expire while no server hears from the worker (a
+    /// restarted one starts its clock when it is back, and this task, still held, is listed in the
+    /// heartbeats meanwhile), so a result is never dropped just because the server was away; a
+    /// lease that did end is answered 409.</summary>
     private async Task ReportAsync(RunningTask running, TaskOutcome outcome)
     {
         var task = running.Task;
-        var giveUpAt = _time.GetUtcNow() + _leaseDuration;
         var backoff = new Backoff();
         while (true)
         {
@@ -306,10 +329,9 @@ internal sealed class WorkerService : IDisposable
                 return;
             }
 
-            if (_time.GetUtcNow() >= giveUpAt)
+            if (backoff.Attempts is 0 or 10 || backoff.Attempts % 30 == 0)
             {
-                _log.Line($"task {task.Id} report given up after the lease duration ({_leaseDuration.TotalMilliseconds:0} ms): {answer.Describe()}");
-                return;
+                _log.Line($"task {task.Id} report not answered, retrying: {answer.Describe()}");
             }
 
             try

@@ -193,8 +193,17 @@ internal sealed partial class WorkerGrain(
         if (_poll is { } poll && poll.Id == pollId && Registered && !_dead)
         {
             _poll = null;
-            poll.Answer.TrySetResult(await StartLeasesAsync(grants).ConfigureAwait(true));
-            return;
+            if (Now - _lastSeen <= 2 * Settings.HeartbeatInterval)
+            {
+                poll.Answer.TrySetResult(await StartLeasesAsync(grants).ConfigureAwait(true));
+                return;
+            }
+
+            // Silent for two heartbeat intervals while its poll waited: frozen, or cut off. Its
+            // poll answers empty and the tasks go to another worker (a frozen worker's open poll
+            // was handed the very task whose lease it had just lost, and lost it again).
+            Concurrency.EndPollAsync(Id, poll.Id).Ignore();
+            poll.Answer.TrySetResult([]);
         }
 
         // The poll answered already: the slots go back, and the tasks, still QUEUED, wait for the

@@ -193,6 +193,33 @@ public abstract class WorkerProtocolTests(WorkerApp app)
     }
 
     [SkippableFact]
+    public async Task A_waiting_poll_of_a_worker_gone_silent_is_not_handed_tasks()
+    {
+        RequireEngine();
+        await using var silent = new WorkerClient(Client, "quiet-poller");
+        await silent.RegisterAsync(["quiet_work"], 4);
+        var poll = silent.LeaseAsync(4, waitMs: 20_000);
+
+        // No heartbeat: after two intervals (2 x 250 ms) the worker is UNHEALTHY, its poll still open.
+        await Poll.UntilAsync(
+            "quiet-poller is listed UNHEALTHY",
+            () => Client.GetAsync("/api/workers/quiet-poller"),
+            w => (string)w["status"]! == "UNHEALTHY",
+            w => w.ToJsonString());
+        await Client.SubmitAsync(new { id = "quiet-1", type = "quiet_work" });
+
+        var (answered, _) = await poll;
+        Assert.Empty(answered);
+        Assert.Equal("QUEUED", (string)(await Client.GetTaskAsync("quiet-1"))["status"]!);
+        Assert.Equal(0, (int)(await Client.GetTaskAsync("quiet-1"))["attempts"]!);
+
+        // Heard from again (its next poll), it takes the task.
+        var (next, _) = await silent.LeaseAsync(4, waitMs: 5_000);
+        Assert.Equal(["quiet-1"], next.Select(t => (string)t["id"]!));
+        Assert.Equal(HttpStatusCode.OK, (await silent.CompleteAsync("quiet-1", (string)next[0]["lease_token"]!)).Status);
+    }
+
+    [SkippableFact]
     public async Task A_report_with_a_stale_lease_token_is_a_409_and_changes_nothing()
     {
         RequireEngine();
