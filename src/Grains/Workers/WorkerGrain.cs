@@ -335,6 +335,7 @@ internal sealed partial class WorkerGrain(
         if (_dead)
         {
             _dead = false;
+            StartWatch();
             LogBack(logger, Id);
         }
     }
@@ -400,6 +401,14 @@ internal sealed partial class WorkerGrain(
             LogDead(logger, Id, (now - _lastSeen).TotalMilliseconds, held.Count);
             await LoseAsync(held, StopReasons.LeaseExpired, $"worker {Id} was declared dead: not heard from for {Settings.DeadAfter.TotalSeconds:0.#} s").ConfigureAwait(true);
             Directory.ReportAsync(View()).Ignore();
+
+            // Nothing left to watch: the activation may go when idle; a word from the worker starts it again.
+            if (_dead && _leases.Count == 0)
+            {
+                _watch?.Dispose();
+                _watch = null;
+            }
+
             return;
         }
 
