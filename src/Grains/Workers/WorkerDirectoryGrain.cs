@@ -44,7 +44,7 @@ internal sealed class WorkerDirectoryGrain(
                 _version++;
             }
 
-            registrations.State.Workers[worker.Id] = new RegisteredWorker
+            registrations.State.Workers[worker.Id] = new WorkerRegistrationState
             {
                 Capabilities = [.. worker.Capabilities],
                 MaxConcurrentTasks = worker.Capacity,
@@ -103,20 +103,7 @@ internal sealed class WorkerDirectoryGrain(
 public sealed class WorkerDirectoryState
 {
     [Id(0)]
-    public Dictionary<string, RegisteredWorker> Workers { get; set; } = new(StringComparer.Ordinal);
-}
-
-[GenerateSerializer]
-public sealed class RegisteredWorker
-{
-    [Id(0)]
-    public List<string> Capabilities { get; set; } = [];
-
-    [Id(1)]
-    public int MaxConcurrentTasks { get; set; }
-
-    [Id(2)]
-    public DateTimeOffset RegisteredAt { get; set; }
+    public Dictionary<string, WorkerRegistrationState> Workers { get; set; } = new(StringComparer.Ordinal);
 }
 
 /// <summary>An external worker's status in listings.</summary>

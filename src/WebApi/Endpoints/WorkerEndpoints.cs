@@ -74,58 +74,74 @@ public static class WorkerEndpoints
         return silo is null ? UnknownWorker(workerId) : TypedResults.Ok(WorkerListing.Of(silo));
     }
 
-    private static async Task<IResult> Register(HttpContext context, IGrainFactory grains, IOptions<WorkerOptions> settings, CancellationToken cancellationToken)
-    {
-        var (document, problem) = await JsonBody.ReadAsync(context.Request, MaxWorkerBodyBytes, cancellationToken);
-        if (problem is not null)
+    private static Task<IResult> Register(HttpContext context, IGrainFactory grains, IOptions<WorkerOptions> settings, CancellationToken cancellationToken) =>
+        WithBodyAsync<WorkerRegistration>(context, MaxWorkerBodyBytes, optional: false, WorkerRequests.Register, async registration =>
         {
-            return problem;
-        }
-
-        using (document)
-        {
-            var errors = new Dictionary<string, List<string>>();
-            if (WorkerRequests.Register(document!.RootElement, errors) is not { } registration)
-            {
-                return Invalid(errors);
-            }
-
             var worker = await grains.GetGrain<IWorkerGrain>(registration.WorkerId).RegisterAsync(registration);
             return TypedResults.Created($"/api/workers/{Uri.EscapeDataString(worker.Id)}", RegisteredWorkerListing.Of(worker, settings.Value));
-        }
-    }
+        }, cancellationToken);
 
-    private static async Task<IResult> Heartbeat(string workerId, HttpContext context, IGrainFactory grains, IOptions<WorkerOptions> settings, CancellationToken cancellationToken)
-    {
-        var (document, problem) = await JsonBody.ReadAsync(context.Request, MaxWorkerBodyBytes, cancellationToken);
-        if (problem is not null)
+    private static Task<IResult> Heartbeat(string workerId, HttpContext context, IGrainFactory grains, IOptions<WorkerOptions> settings, CancellationToken cancellationToken) =>
+        WithBodyAsync<WorkerHeartbeat>(context, MaxWorkerBodyBytes, optional: false, WorkerRequests.Heartbeat, async heartbeat =>
         {
-            return problem;
-        }
-
-        using (document)
-        {
-            var errors = new Dictionary<string, List<string>>();
-            if (WorkerRequests.Heartbeat(document!.RootElement, errors) is not { } heartbeat)
-            {
-                return Invalid(errors);
-            }
-
             var answer = await grains.GetGrain<IWorkerGrain>(workerId).HeartbeatAsync(heartbeat);
             return answer is null
                 ? UnknownWorker(workerId)
                 : TypedResults.Ok(new HeartbeatResponse(workerId, answer.Status, answer.Stop.Select(s => new StopResponse(s.TaskId, s.Reason)).ToList(),
                     Ms(settings.Value.HeartbeatInterval), Ms(settings.Value.LeaseDuration)));
+        }, cancellationToken);
+
+    /// <summary>The body may be empty: one task, no wait.</summary>
+    private static Task<IResult> Lease(string workerId, HttpContext context, IGrainFactory grains, CancellationToken cancellationToken) =>
+        WithBodyAsync<WorkerRequests.LeaseAsk>(context, MaxWorkerBodyBytes, optional: true, WorkerRequests.Lease, async lease =>
+        {
+            var tasks = await grains.GetGrain<IWorkerGrain>(workerId).LeaseAsync(lease.MaxTasks, TimeSpan.FromMilliseconds(lease.WaitMs));
+            return tasks is null
+                ? UnknownWorker(workerId)
+                : TypedResults.Ok(new LeaseResponse(tasks.Select(LeasedTask.Of).ToList()));
+        }, cancellationToken);
+
+    private static Task<IResult> ReportAsync(string workerId, string taskId, bool succeeded, HttpContext context, IGrainFactory grains, IOptions<ApiOptions> options, CancellationToken cancellationToken)
+    {
+        if (!TaskSpecValidator.IsValidId(taskId, out _))
+        {
+            return Task.FromResult(ApiProblems.NotFound(taskId));
         }
+
+        return WithBodyAsync<WorkerRequests.Report>(context, options.Value.MaxTaskBodyBytes, optional: false,
+            (JsonElement? body, Dictionary<string, List<string>> errors, out WorkerRequests.Report report) => WorkerRequests.TryReport(body, succeeded, errors, out report),
+            async report =>
+            {
+                var result = await grains.GetGrain<IWorkerGrain>(workerId).ReportAsync(taskId, report.LeaseToken, report.Outcome);
+                return result.Outcome switch
+                {
+                    WorkerReportStatus.Accepted => TypedResults.Ok(new SubmittedTask(taskId, result.Status!.Value)),
+                    WorkerReportStatus.UnknownWorker => UnknownWorker(workerId),
+                    WorkerReportStatus.UnknownTask => ApiProblems.NotFound(taskId),
+                    _ => TypedResults.Problem(
+                        detail: $"The report changed nothing: {result.Reason}. Drop the task; its result is not recorded.",
+                        statusCode: StatusCodes.Status409Conflict,
+                        title: "The lease is no longer live.",
+                        extensions: new Dictionary<string, object?>
+                        {
+                            ["id"] = taskId,
+                            ["lease_token"] = report.LeaseToken.ToString(CultureInfo.InvariantCulture),
+                            ["task_status"] = result.Status?.ToName(),
+                        }),
+                };
+            }, cancellationToken);
     }
 
-    private static async Task<IResult> Lease(string workerId, HttpContext context, IGrainFactory grains, CancellationToken cancellationToken)
+    /// <summary>Reads a worker request's body (415, 413 or 400 as problem+json), parses it with
+    /// <paramref name="parse"/> (400 naming the fields) and hands the request to <paramref name="act"/>.</summary>
+    private static async Task<IResult> WithBodyAsync<T>(
+        HttpContext context, long maxBytes, bool optional, WorkerRequests.Parser<T> parse, Func<T, Task<IResult>> act, CancellationToken cancellationToken)
     {
         JsonDocument? document = null;
-        if (context.Request.ContentLength is not 0)
+        if (!optional || context.Request.ContentLength is not 0)
         {
             IResult? problem;
-            (document, problem) = await JsonBody.ReadAsync(context.Request, MaxWorkerBodyBytes, cancellationToken);
+            (document, problem) = await JsonBody.ReadAsync(context.Request, maxBytes, cancellationToken);
             if (problem is not null)
             {
                 return problem;
@@ -135,56 +151,9 @@ public static class WorkerEndpoints
         using (document)
         {
             var errors = new Dictionary<string, List<string>>();
-            if (WorkerRequests.Lease(document?.RootElement, errors) is not { } lease)
-            {
-                return Invalid(errors);
-            }
-
-            var tasks = await grains.GetGrain<IWorkerGrain>(workerId).LeaseAsync(lease.MaxTasks, TimeSpan.FromMilliseconds(lease.WaitMs));
-            return tasks is null
-                ? UnknownWorker(workerId)
-                : TypedResults.Ok(new LeaseResponse(tasks.Select(LeasedTask.Of).ToList()));
-        }
-    }
-
-    private static async Task<IResult> ReportAsync(string workerId, string taskId, bool succeeded, HttpContext context, IGrainFactory grains, IOptions<ApiOptions> options, CancellationToken cancellationToken)
-    {
-        if (!TaskSpecValidator.IsValidId(taskId, out _))
-        {
-            return ApiProblems.NotFound(taskId);
-        }
-
-        var (document, problem) = await JsonBody.ReadAsync(context.Request, options.Value.MaxTaskBodyBytes, cancellationToken);
-        if (problem is not null)
-        {
-            return problem;
-        }
-
-        using (document)
-        {
-            var errors = new Dictionary<string, List<string>>();
-            if (WorkerRequests.Report(document!.RootElement, succeeded, errors) is not { } report)
-            {
-                return Invalid(errors);
-            }
-
-            var result = await grains.GetGrain<IWorkerGrain>(workerId).ReportAsync(taskId, report.LeaseToken, report.Outcome);
-            return result.Outcome switch
-            {
-                WorkerReportStatus.Accepted => TypedResults.Ok(new SubmittedTask(taskId, result.Status!.Value)),
-                WorkerReportStatus.UnknownWorker => UnknownWorker(workerId),
-                WorkerReportStatus.UnknownTask => ApiProblems.NotFound(taskId),
-                _ => TypedResults.Problem(
-                    detail: $"The report changed nothing: {result.Reason}. Drop the task; its result is not recorded.",
-                    statusCode: StatusCodes.Status409Conflict,
-                    title: "The lease is no longer live.",
-                    extensions: new Dictionary<string, object?>
-                    {
-                        ["id"] = taskId,
-                        ["lease_token"] = report.LeaseToken.ToString(CultureInfo.InvariantCulture),
-                        ["task_status"] = result.Status?.ToName(),
-                    }),
-            };
+            return parse(document?.RootElement, errors, out var request)
+                ? await act(request)
+                : ApiProblems.Validation(errors.ToDictionary(e => e.Key, e => e.Value.ToArray()));
         }
     }
 
@@ -205,9 +174,6 @@ public static class WorkerEndpoints
             statusCode: StatusCodes.Status404NotFound,
             title: "Worker not found.",
             extensions: new Dictionary<string, object?> { ["worker_id"] = workerId });
-
-    private static IResult Invalid(Dictionary<string, List<string>> errors) =>
-        ApiProblems.Validation(errors.ToDictionary(e => e.Key, e => e.Value.ToArray()));
 
     private static long Ms(TimeSpan span) => (long)span.TotalMilliseconds;
 

@@ -8,6 +8,14 @@ namespace OrleansScheduler.WebApi.Requests;
 /// the field, and nothing is done.</summary>
 public static class WorkerRequests
 {
+    /// <summary>Reads a request from its body (null: no body); false with the errors when it is bad.</summary>
+    public delegate bool Parser<T>(JsonElement? body, Dictionary<string, List<string>> errors, out T request);
+
+    /// <summary>A complete or fail report: the lease token and the outcome.</summary>
+    public readonly record struct Report(long LeaseToken, WorkerOutcome Outcome);
+
+    /// <summary>A lease request.</summary>
+    public readonly record struct LeaseAsk(int MaxTasks, int WaitMs);
     public const int MaxCapabilities = 100;
     public const int MaxConcurrentTasksLimit = 1000;
     public const int MaxTasksPerLease = 1000;
@@ -19,12 +27,13 @@ public static class WorkerRequests
     /// <summary>The usage figures of system_info that must be percentages when given.</summary>
     private static readonly string[] Usages = ["cpu_usage", "memory_usage", "disk_usage"];
 
-    public static WorkerRegistration? Register(JsonElement body, Dictionary<string, List<string>> errors)
+    public static bool Register(JsonElement? body, Dictionary<string, List<string>> errors, out WorkerRegistration request)
     {
+        request = null!;
         var fields = Fields(body, errors, "worker_id", "capabilities", "max_concurrent_tasks", "system_info");
         if (fields is null)
         {
-            return null;
+            return false;
         }
 
         string? workerId = null;
@@ -82,15 +91,17 @@ public static class WorkerRequests
 
         var maxConcurrent = Int(fields, "max_concurrent_tasks", 1, MaxConcurrentTasksLimit, fallback: 1, errors);
         var systemInfo = SystemInfo(fields, errors);
-        return errors.Count == 0 ? new WorkerRegistration(workerId!, capabilities, maxConcurrent, systemInfo) : null;
+        request = new WorkerRegistration(workerId ?? "", capabilities, maxConcurrent, systemInfo);
+        return errors.Count == 0;
     }
 
-    public static WorkerHeartbeat? Heartbeat(JsonElement body, Dictionary<string, List<string>> errors)
+    public static bool Heartbeat(JsonElement? body, Dictionary<string, List<string>> errors, out WorkerHeartbeat request)
     {
+        request = null!;
         var fields = Fields(body, errors, "status", "current_tasks", "system_info");
         if (fields is null)
         {
-            return null;
+            return false;
         }
 
         string? status = null;
@@ -138,35 +149,39 @@ public static class WorkerRequests
         }
 
         var systemInfo = SystemInfo(fields, errors);
-        return errors.Count == 0 ? new WorkerHeartbeat(status, current, systemInfo) : null;
+        request = new WorkerHeartbeat(status, current, systemInfo);
+        return errors.Count == 0;
     }
 
-    /// <summary>A lease request; an empty body takes the defaults (one task, no wait).</summary>
-    public static (int MaxTasks, int WaitMs)? Lease(JsonElement? body, Dictionary<string, List<string>> errors)
+    /// <summary>A lease request; no body takes the defaults (one task, no wait).</summary>
+    public static bool Lease(JsonElement? body, Dictionary<string, List<string>> errors, out LeaseAsk request)
     {
-        if (body is not { } element)
+        request = new LeaseAsk(1, 0);
+        if (body is null)
         {
-            return (1, 0);
+            return true;
         }
 
-        var fields = Fields(element, errors, "max_tasks", "wait_ms");
+        var fields = Fields(body, errors, "max_tasks", "wait_ms");
         if (fields is null)
         {
-            return null;
+            return false;
         }
 
         var maxTasks = Int(fields, "max_tasks", 1, MaxTasksPerLease, fallback: 1, errors);
         var waitMs = Int(fields, "wait_ms", 0, (int)Grains.Workers.WorkerOptions.MaxWait.TotalMilliseconds, fallback: 0, errors);
-        return errors.Count == 0 ? (maxTasks, waitMs) : null;
+        request = new LeaseAsk(maxTasks, waitMs);
+        return errors.Count == 0;
     }
 
     /// <summary>A complete (<paramref name="succeeded"/>) or fail report.</summary>
-    public static (long LeaseToken, WorkerOutcome Outcome)? Report(JsonElement body, bool succeeded, Dictionary<string, List<string>> errors)
+    public static bool TryReport(JsonElement? body, bool succeeded, Dictionary<string, List<string>> errors, out Report request)
     {
+        request = default;
         var fields = succeeded ? Fields(body, errors, "lease_token", "result") : Fields(body, errors, "lease_token", "error");
         if (fields is null)
         {
-            return null;
+            return false;
         }
 
         long token = 0;
@@ -210,14 +225,15 @@ public static class WorkerRequests
             error = string.IsNullOrWhiteSpace(error) ? "failed (the worker gave no error)" : error;
         }
 
-        return errors.Count == 0 ? (token, new WorkerOutcome(result, error)) : null;
+        request = new Report(token, new WorkerOutcome(result, error));
+        return errors.Count == 0;
     }
 
     /// <summary>The body's fields by name: null (with the errors) when it is not an object, or has
     /// an unknown, repeated or unreadable field.</summary>
-    private static Dictionary<string, JsonElement>? Fields(JsonElement body, Dictionary<string, List<string>> errors, params string[] known)
+    private static Dictionary<string, JsonElement>? Fields(JsonElement? element, Dictionary<string, List<string>> errors, params string[] known)
     {
-        if (body.ValueKind != JsonValueKind.Object)
+        if (element is not { ValueKind: JsonValueKind.Object } body)
         {
             Add(errors, "body", "must be a JSON object");
             return null;
