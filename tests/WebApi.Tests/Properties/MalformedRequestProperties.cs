@@ -210,6 +210,53 @@ public sealed class MalformedRequestProperties(PropertyApp app, ITestOutputHelpe
         output.WriteLine("Answers: " + app.TakeAnswers());
     }
 
+    /// <summary>Issue 11: a registration is 201 and registers exactly what it answered (the list
+    /// shows it), or a 4xx naming a field that registers nothing.</summary>
+    [Fact]
+    public async Task Registering_a_worker()
+    {
+        var registered = new HashSet<string>(StringComparer.Ordinal);
+        await PropertyCheck.RunAsync(output, "POST /api/workers/register", 7, 300, RequestGen.RegisterWorker, async request =>
+        {
+            var answer = await Answer.SendAsync(app, request);
+            var api = await app.StartAsync();
+            if (answer.IsSuccess)
+            {
+                Assert.Equal(HttpStatusCode.Created, answer.Status);
+                var worker = JsonNode.Parse(answer.Text)!.AsObject();
+                var id = (string)worker["worker_id"]!;
+                registered.Add(id);
+                using var sent = JsonDocument.Parse(request.Body);
+                var capabilities = sent.RootElement.GetProperty("capabilities").EnumerateArray().Select(c => c.GetString()!).Distinct(StringComparer.Ordinal).ToList();
+                var listed = await api.GetAsync($"/api/workers/{Uri.EscapeDataString(id)}");
+                Assert.Equal(capabilities, listed["capabilities"]!.AsArray().Select(c => (string)c!));
+                Assert.Equal((int)worker["max_concurrent_tasks"]!, (int)listed["capacity"]!);
+                Assert.Equal(sent.RootElement.TryGetProperty("max_concurrent_tasks", out var max) ? max.GetInt32() : 1, (int)listed["capacity"]!);
+            }
+            else if (WorkerIdIn(request.Body) is { } id && IsId(id) && !registered.Contains(id))
+            {
+                using var lookup = await api.Http.GetAsync(new Uri($"/api/workers/{Uri.EscapeDataString(id)}", UriKind.Relative));
+                Assert.True(lookup.StatusCode == HttpStatusCode.NotFound, $"'{id}' was registered by a rejected request: {answer}");
+            }
+        });
+        output.WriteLine("Answers: " + app.TakeAnswers());
+    }
+
+    private static string? WorkerIdIn(byte[]? body)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(body ?? []);
+            return document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("worker_id", out var id) && id.ValueKind == JsonValueKind.String
+                ? id.GetString()
+                : null;
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException or ArgumentException)
+        {
+            return null;
+        }
+    }
+
     [Fact]
     public async Task Reading_stats_with_any_query()
     {

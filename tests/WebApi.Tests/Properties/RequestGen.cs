@@ -193,6 +193,39 @@ public static class RequestGen
     /// <summary>The monitoring endpoints, with queries they do not take.</summary>
     public static readonly Gen<HttpCase> Stats = Gen.OneOf("/api/stats", "/stats", "/api/workers").Select(Query, (path, query) => new HttpCase("GET", path + query));
 
+    /// <summary>A valid external worker's registration (issue 11): a fresh id, 1-3 capabilities, a
+    /// capacity, and now and then a system_info.</summary>
+    private static readonly Gen<Fields> Registration = Gen.Select(
+            Gen.Int[0, 9_999_999], Gen.OneOf("processing", "analysis", "etl", "render:thumb", "a").Array[1, 3], Gen.Int[1, 1000], Gen.Bool)
+        .Select((n, capabilities, capacity, info) =>
+        {
+            var fields = new Fields
+            {
+                KeyValuePair.Create("worker_id", (JsonNode?)JsonValue.Create($"pw-{n}")),
+                KeyValuePair.Create("capabilities", (JsonNode?)new JsonArray([.. capabilities.Select(c => (JsonNode?)JsonValue.Create(c))])),
+                KeyValuePair.Create("max_concurrent_tasks", (JsonNode?)JsonValue.Create(capacity)),
+            };
+            if (info)
+            {
+                fields.Add(KeyValuePair.Create("system_info", (JsonNode?)new JsonObject { ["cpu_usage"] = 45.2, ["memory_usage"] = 67.8, ["disk_usage"] = 23.1 }));
+            }
+
+            return fields;
+        });
+
+    /// <summary>POST /api/workers/register with a registration, mutated as tasks are.</summary>
+    public static readonly Gen<HttpCase> RegisterWorker = Gen.Select(Registration, Mutations, JsonGen.Encoder, WireDamage)
+        .Select((fields, mutations, encoder, wire) =>
+        {
+            foreach (var mutation in mutations)
+            {
+                mutation.Apply(fields);
+            }
+
+            var body = wire.Apply(JsonGen.Write(fields, encoder));
+            return new HttpCase("POST", "/api/workers/register", wire.ContentType, body, Note(mutations.Select(m => m.Name).Append(wire.Name)));
+        });
+
     private static string? Note(IEnumerable<string> parts) =>
         string.Join("; ", parts.Where(p => p.Length > 0)) is { Length: > 0 } note ? note : null;
 }
