@@ -86,7 +86,7 @@ SELECT u.id, u.status, u.cause_id, u.cause_status FROM task_edges e JOIN tasks u
 
 -- name: SummaryColumns
 -- The head of a listing; src/Grains/Storage/TaskListing.cs appends the filters, order and page.
-SELECT seq, id, type, status, priority, attempts, ts_to_ms(created_at), ts_to_ms(started_at), ts_to_ms(completed_at) FROM tasks
+SELECT seq, id, type, status, priority, attempts, ts_to_ms(created_at), ts_to_ms(started_at), ts_to_ms(completed_at), worker_id FROM tasks
 
 -- name: Counts
 SELECT status, sum(count)::bigint FROM status_counts GROUP BY status;

@@ -90,7 +90,7 @@ SELECT u.id, u.status, u.cause_id, u.cause_status FROM task_edges e JOIN tasks u
 
 -- name: SummaryColumns
 -- The head of a listing; src/Grains/Storage/TaskListing.cs appends the filters, order and page.
-SELECT seq, id, type, status, priority, attempts, created_at, started_at, completed_at FROM tasks
+SELECT seq, id, type, status, priority, attempts, created_at, started_at, completed_at, worker_id FROM tasks
 
 -- name: Counts
 SELECT status, count FROM status_counts;

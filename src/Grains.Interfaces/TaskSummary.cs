@@ -10,4 +10,9 @@ public sealed record TaskSummary(
     int Attempts,
     DateTimeOffset CreatedAt,
     DateTimeOffset? StartedAt,
-    DateTimeOffset? CompletedAt);
+    DateTimeOffset? CompletedAt)
+{
+    /// <summary>The silo or external worker running (or that last ran) the task's attempt.</summary>
+    [Id(8)]
+    public string? WorkerId { get; init; }
+}

@@ -69,7 +69,7 @@ public sealed class TaskReadModel(SchedulerDatabase database, TimeProvider timeP
                 row.GetInt32(5),
                 row.GetTime(6),
                 row.GetTimeOrNull(7),
-                row.GetTimeOrNull(8)), CancellationToken.None).ConfigureAwait(false);
+                row.GetTimeOrNull(8)) { WorkerId = row.GetStringOrNull(9) }, CancellationToken.None).ConfigureAwait(false);
         }).ConfigureAwait(false);
     }
 

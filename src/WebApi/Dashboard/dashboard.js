@@ -384,6 +384,7 @@
       },
       el('td', { class: 'id' }, t.id), el('td', null, t.type), el('td', null, badge(t.status)),
       el('td', { class: 'num' }, String(t.priority)), el('td', { class: 'num' }, String(t.attempts)),
+      el('td', { class: 'mono small', 'data-testid': 'task-worker' }, t.worker_id ?? '–'),
       el('td', null, time(t.created_at)), el('td', null, time(t.started_at)),
       el('td', { class: 'num nowrap' }, took === null ? '–' : formatMs(took) + (t.status === 'RUNNING' ? ' …' : '')));
     }));

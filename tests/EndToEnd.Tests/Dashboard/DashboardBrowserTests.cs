@@ -65,6 +65,19 @@ public sealed partial class DashboardBrowserTests(DashboardServer app, ITestOutp
         await Expect(row.GetByTestId("capabilities")).ToHaveTextAsync("dash_render, dash_index");
         await Expect(row).ToContainTextAsync("0 / 4");
         await Expect(row.GetByTestId("system-info")).ToHaveTextAsync("42% · 63% · 23%");
+
+        // A task it leases shows the worker in the task table.
+        await app.Api.SubmitAsync("/api/tasks", new { id = "dash-leased", type = "dash_render" });
+        var (leaseStatus, leased) = await app.Api.TryPostAsync("/api/workers/dash-worker/lease", new { max_tasks = 1, wait_ms = 5000 });
+        Assert.True(leaseStatus == 200 && leased.Contains("dash-leased", StringComparison.Ordinal), $"lease answered {leaseStatus}: {leased}");
+        await Expect(Row(page, "dash-leased").GetByTestId("task-worker")).ToHaveTextAsync("dash-worker");
+
+        // Its slot goes back, and the worker leaves, so the other tests of this server are not held up.
+        var token = (string)System.Text.Json.Nodes.JsonNode.Parse(leased)!["tasks"]![0]!["lease_token"]!;
+        var (completeStatus, completed) = await app.Api.TryPostAsync("/api/workers/dash-worker/tasks/dash-leased/complete", new { lease_token = token });
+        Assert.True(completeStatus == 200, $"complete answered {completeStatus}: {completed}");
+        var (deregisterStatus, deregistered) = await app.Api.TryPostAsync("/api/workers/dash-worker/deregister", new { });
+        Assert.True(deregisterStatus == 200, $"deregister answered {deregisterStatus}: {deregistered}");
         await Expect(page.GetByTestId("workers").Locator("tr[data-silo]").First).ToContainTextAsync("ACTIVE");
     });
 

@@ -123,6 +123,8 @@ public abstract class WorkerProtocolTests(WorkerApp app)
         var running = await Client.GetTaskAsync("route-a1");
         Assert.Equal("RUNNING", (string)running["status"]!);
         Assert.Equal("route-alpha", (string)running["worker_id"]!);
+        var listed = (await Client.ListAllAsync("/api/tasks?type=route_alpha&limit=10")).Single();
+        Assert.Equal("route-alpha", (string?)listed["worker_id"]);
 
         Assert.Equal(HttpStatusCode.OK, (await alpha.CompleteAsync("route-a1", (string)task["lease_token"]!, new { rows = 3 })).Status);
         Assert.Equal(HttpStatusCode.OK, (await beta.CompleteAsync("route-b1", (string)forBeta[0]["lease_token"]!)).Status);
