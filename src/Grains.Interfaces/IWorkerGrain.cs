@@ -45,6 +45,11 @@ public interface IWorkerGrain : IGrainWithStringKey
     /// and now holds the lease again, false when the attempt is lost.</summary>
     Task<bool> AdoptAsync(string taskId, long grantId);
 
+    /// <summary>The directory's retention: a worker this activation has not heard from since
+    /// <paramref name="lastHeard"/> (the directory's last word of it) and that holds nothing is
+    /// forgotten as if it had deregistered (true).</summary>
+    Task<bool> ForgetIfSilentSinceAsync(DateTimeOffset lastHeard);
+
     /// <summary>A task ended the worker's attempt itself (cancelled, timed out): its lease is dropped
     /// and the worker's next heartbeat is told to stop it, with <paramref name="reason"/>.</summary>
     [OneWay]

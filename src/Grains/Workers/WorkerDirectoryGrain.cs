@@ -19,9 +19,14 @@ internal sealed class WorkerDirectoryGrain(
     /// (the silos keep the highest version they saw).</summary>
     private long _version;
 
+    private DateTimeOffset _activatedAt;
+
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        _version = timeProvider.GetUtcNow().ToUnixTimeMilliseconds() * 1000;
+        _activatedAt = timeProvider.GetUtcNow();
+        _version = _activatedAt.ToUnixTimeMilliseconds() * 1000;
+        var period = TimeSpan.FromTicks(Math.Clamp(options.Value.ForgetAfter.Ticks / 4, TimeSpan.FromSeconds(1).Ticks, TimeSpan.FromMinutes(1).Ticks));
+        this.RegisterGrainTimer(ForgetSilentAsync, new GrainTimerCreationOptions { DueTime = period, Period = period });
         foreach (var (id, worker) in registrations.State.Workers)
         {
             // Not heard from since this activation: listed by its registration time until it is.
@@ -94,6 +99,26 @@ internal sealed class WorkerDirectoryGrain(
 
     public Task<WorkerClaims?> GetClaimsAsync(long knownVersion) =>
         Task.FromResult(knownVersion == _version ? null : Claims());
+
+    /// <summary>Retention: a worker listed DEAD and silent for Workers:ForgetAfter (counted from this
+    /// activation at the earliest: heartbeats are not persisted) is asked to forget itself, and if
+    /// it did, it leaves the list and its claims.</summary>
+    private async Task ForgetSilentAsync(CancellationToken cancellationToken)
+    {
+        var now = timeProvider.GetUtcNow();
+        var forgetAfter = options.Value.ForgetAfter;
+        var silent = _views.Values
+            .Where(w => WorkerStatuses.Of(w.Status, now - w.HeartbeatAt, options.Value) == WorkerStatuses.Dead
+                && now - (w.HeartbeatAt > _activatedAt ? w.HeartbeatAt : _activatedAt) > forgetAfter)
+            .ToList();
+        foreach (var worker in silent)
+        {
+            if (await GrainFactory.GetGrain<IWorkerGrain>(worker.Id).ForgetIfSilentSinceAsync(worker.HeartbeatAt).ConfigureAwait(true))
+            {
+                await RemoveAsync(worker.Id).ConfigureAwait(true);
+            }
+        }
+    }
 
     private WorkerClaims Claims() =>
         new(_version, registrations.State.Workers.Values.SelectMany(w => w.Capabilities).Distinct(StringComparer.Ordinal).ToList());

@@ -30,6 +30,10 @@ internal sealed partial class WorkerGrain(
     private readonly Dictionary<string, string> _stopReasons = new(StringComparer.Ordinal);
     private DateTimeOffset _lastSeen;
     private bool _dead;
+
+    /// <summary>Whether this activation has heard from the worker (its clock otherwise starts at
+    /// the activation, which says nothing of the worker).</summary>
+    private bool _heard;
     private string? _reportedStatus;
     private string? _systemInfo;
     private Poll? _poll;
@@ -270,6 +274,27 @@ internal sealed partial class WorkerGrain(
         return Task.FromResult(true);
     }
 
+    public async Task<bool> ForgetIfSilentSinceAsync(DateTimeOffset lastHeard)
+    {
+        if (!Registered)
+        {
+            return true;
+        }
+
+        if ((_heard && _lastSeen > lastHeard) || _leases.Count > 0 || _starting > 0)
+        {
+            return false;
+        }
+
+        EndPoll();
+        await registration.ClearStateAsync().ConfigureAwait(true);
+        _watch?.Dispose();
+        _watch = null;
+        LogForgotten(logger, Id, (Now - lastHeard).TotalHours);
+        DeactivateOnIdle();
+        return true;
+    }
+
     public Task ForgetAsync(string taskId, long grantId, string reason)
     {
         if (_leases.TryGetValue(taskId, out var lease) && lease.GrantId == grantId)
@@ -332,6 +357,7 @@ internal sealed partial class WorkerGrain(
     private void Heard()
     {
         _lastSeen = Now;
+        _heard = true;
         if (_dead)
         {
             _dead = false;
@@ -486,6 +512,9 @@ internal sealed partial class WorkerGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Worker {WorkerId} declared dead: not heard from for {SilentMs:0} ms; {Count} of its attempts lost and their tasks re-queued")]
     private static partial void LogDead(ILogger logger, string workerId, double silentMs, int count);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Worker {WorkerId} forgotten: not heard from for {SilentHours:0.##} h (Workers:ForgetAfter)")]
+    private static partial void LogForgotten(ILogger logger, string workerId, double silentHours);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Worker {WorkerId}, declared dead, is heard from again")]
     private static partial void LogBack(ILogger logger, string workerId);

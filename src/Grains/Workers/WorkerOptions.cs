@@ -20,6 +20,11 @@ public sealed class WorkerOptions
     /// attempt it holds is lost (it counts) and its tasks are QUEUED again for another worker.</summary>
     public TimeSpan DeadAfter { get; set; } = TimeSpan.FromSeconds(6);
 
+    /// <summary>A worker dead this long is forgotten as if it had deregistered: it leaves the list,
+    /// its types are no longer claimed (tasks of a type nobody else claims fall to
+    /// <see cref="UnclaimedTypes"/>), and if it comes back it is told 404 and registers again.</summary>
+    public TimeSpan ForgetAfter { get; set; } = TimeSpan.FromHours(24);
+
     /// <summary>What a task type runs on when no silo has a handler for it and no registered worker
     /// lists it: <see cref="UnclaimedTypes.Simulate"/> (the silos' simulator, as the seeds' tasks
     /// expect) or <see cref="UnclaimedTypes.Wait"/> (it stays QUEUED for a worker, blocked_by "no
@@ -31,6 +36,11 @@ public sealed class WorkerOptions
         if (HeartbeatInterval < TimeSpan.FromMilliseconds(100) || HeartbeatInterval > TimeSpan.FromMinutes(10))
         {
             throw new InvalidOperationException($"{SectionName}:{nameof(HeartbeatInterval)} must be from 100 ms to 10 minutes, not {HeartbeatInterval}.");
+        }
+
+        if (ForgetAfter < DeadAfter)
+        {
+            throw new InvalidOperationException($"{SectionName}:{nameof(ForgetAfter)} ({ForgetAfter}) must be at least {nameof(DeadAfter)} ({DeadAfter}).");
         }
 
         if (LeaseDuration < HeartbeatInterval || DeadAfter < HeartbeatInterval)

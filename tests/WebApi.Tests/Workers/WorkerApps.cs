@@ -4,18 +4,32 @@ using OrleansScheduler.WebApi.Tests.Support;
 namespace OrleansScheduler.WebApi.Tests.Workers;
 
 /// <summary>The WebApi with external workers' timings short enough for tests: a worker silent for
-/// 3 s is dead. The cluster-wide limit stays the default 3, so a test can fill it.</summary>
+/// 3 s is dead. The cluster-wide limit stays the default 3, so a test can fill it. Subclasses put
+/// their own settings (an engine, other timings) over these.</summary>
 public class WorkerApp : SchedulerApp
 {
     public const int Limit = 3;
 
-    protected override IReadOnlyDictionary<string, string> Settings => new Dictionary<string, string>(Engine)
+    /// <summary>The timings below, then <see cref="Engine"/>'s settings over them.</summary>
+    protected override IReadOnlyDictionary<string, string> Settings
     {
-        ["Scheduler:MaxConcurrentTasks"] = Limit.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        ["Workers:HeartbeatInterval"] = "00:00:00.250",
-        ["Workers:LeaseDuration"] = "00:00:03",
-        ["Workers:DeadAfter"] = "00:00:03",
-    };
+        get
+        {
+            var settings = new Dictionary<string, string>
+            {
+                ["Scheduler:MaxConcurrentTasks"] = Limit.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["Workers:HeartbeatInterval"] = "00:00:00.250",
+                ["Workers:LeaseDuration"] = "00:00:03",
+                ["Workers:DeadAfter"] = "00:00:03",
+            };
+            foreach (var (key, value) in Engine)
+            {
+                settings[key] = value;
+            }
+
+            return settings;
+        }
+    }
 
     /// <summary>Settings of the database engine; none for SQLite (the app's own file).</summary>
     protected virtual IReadOnlyDictionary<string, string> Engine => new Dictionary<string, string>();
