@@ -50,7 +50,9 @@ public sealed class HistoryEndpointTests(HistoryApp app) : IClassFixture<History
         // 120 ms task once took over 200 ms, so only the lower bounds are exact.
         Assert.True(buckets.Where(b => b.Item1 >= 100 && b.Item1 < 500).Sum(b => b.Item3) == 2, runTimes.ToJsonString());
         Assert.True(buckets.Where(b => b.Item1 >= 500).Sum(b => b.Item3) == 1, runTimes.ToJsonString());
-        Assert.True((double)runTimes["max_ms"]! >= 600, runTimes.ToJsonString());
+        // The simulator waits on the runtime's monotonic timer, while started_at and completed_at are
+        // wall-clock milliseconds: under CI's load the 600 ms task once measured 597 ms.
+        Assert.True((double)runTimes["max_ms"]! >= 590, runTimes.ToJsonString());
     }
 
     [Fact]
