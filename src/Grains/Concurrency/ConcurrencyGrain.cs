@@ -155,7 +155,8 @@ internal sealed partial class ConcurrencyGrain(
                 candidates.AddRange(ready.Select(r => (r.Task, (string?)r.Type)));
             }
 
-            var room = _waiting.ToDictionary(w => w, w => w.MaxTasks);
+            // What each waiting poll may still take; none is read unless a worker waits.
+            var room = forWorkers ? _waiting.ToDictionary(w => w, w => w.MaxTasks) : null;
             var now = timeProvider.GetUtcNow();
             foreach (var (candidate, workerType) in candidates
                 .Where(c => !pending.Contains(c.Task.TaskId))
@@ -176,10 +177,10 @@ internal sealed partial class ConcurrencyGrain(
                 }
 
                 // The longest-waiting poll that can run it.
-                var poll = _waiting.FirstOrDefault(w => room[w] > 0 && w.Capabilities.Contains(workerType, StringComparer.Ordinal));
+                var poll = _waiting.FirstOrDefault(w => room![w] > 0 && w.Capabilities.Contains(workerType, StringComparer.Ordinal));
                 if (poll is not null)
                 {
-                    room[poll]--;
+                    room![poll]--;
                     offers ??= [];
                     if (!offers.TryGetValue(poll, out var list))
                     {

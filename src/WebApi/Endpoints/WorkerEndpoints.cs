@@ -78,7 +78,7 @@ public static class WorkerEndpoints
         WithBodyAsync<WorkerRegistration>(context, MaxWorkerBodyBytes, optional: false, WorkerRequests.Register, async registration =>
         {
             var worker = await grains.GetGrain<IWorkerGrain>(registration.WorkerId).RegisterAsync(registration);
-            return TypedResults.Created($"/api/workers/{Uri.EscapeDataString(worker.Id)}", RegisteredWorkerListing.Of(worker, settings.Value));
+            return TypedResults.Created($"/api/workers/{Uri.EscapeDataString(worker.Id)}", new RegisteredWorkerListing(worker, settings.Value));
         }, cancellationToken);
 
     private static Task<IResult> Heartbeat(string workerId, HttpContext context, IGrainFactory grains, IOptions<WorkerOptions> settings, CancellationToken cancellationToken) =>
@@ -220,36 +220,32 @@ public record WorkerListing(
 }
 
 /// <summary>The answer to a registration: the worker, and the intervals it must keep.</summary>
-public sealed record RegisteredWorkerListing(
-    string Id,
-    string Kind,
-    string? Host,
-    IReadOnlyList<string> Capabilities,
-    int Capacity,
-    int RunningTasks,
-    IReadOnlyList<string> CurrentTasks,
-    DateTimeOffset StartedAt,
-    DateTimeOffset HeartbeatAt,
-    string Status,
-    string? ReportedStatus,
-    JsonElement? SystemInfo,
-    [property: JsonPropertyOrder(1)] string WorkerId,
-    [property: JsonPropertyOrder(1)] int MaxConcurrentTasks,
-    [property: JsonPropertyOrder(1)] long HeartbeatIntervalMs,
-    [property: JsonPropertyOrder(1)] long LeaseDurationMs,
-    [property: JsonPropertyOrder(1)] long DeadAfterMs)
-    : WorkerListing(Id, Kind, Host, Capabilities, Capacity, RunningTasks, CurrentTasks, StartedAt, HeartbeatAt, Status, ReportedStatus, SystemInfo)
+public sealed record RegisteredWorkerListing : WorkerListing
 {
-    public static RegisteredWorkerListing Of(WorkerView worker, WorkerOptions settings)
+    public RegisteredWorkerListing(WorkerView worker, WorkerOptions settings)
+        : base(Of(worker))
     {
-        ArgumentNullException.ThrowIfNull(worker);
         ArgumentNullException.ThrowIfNull(settings);
-        var listing = WorkerListing.Of(worker);
-        return new(listing.Id, listing.Kind, listing.Host, listing.Capabilities, listing.Capacity, listing.RunningTasks, listing.CurrentTasks,
-            listing.StartedAt, listing.HeartbeatAt, listing.Status, listing.ReportedStatus, listing.SystemInfo,
-            worker.Id, worker.Capacity,
-            (long)settings.HeartbeatInterval.TotalMilliseconds, (long)settings.LeaseDuration.TotalMilliseconds, (long)settings.DeadAfter.TotalMilliseconds);
+        (WorkerId, MaxConcurrentTasks) = (worker.Id, worker.Capacity);
+        HeartbeatIntervalMs = (long)settings.HeartbeatInterval.TotalMilliseconds;
+        LeaseDurationMs = (long)settings.LeaseDuration.TotalMilliseconds;
+        DeadAfterMs = (long)settings.DeadAfter.TotalMilliseconds;
     }
+
+    [JsonPropertyOrder(1)]
+    public string WorkerId { get; }
+
+    [JsonPropertyOrder(1)]
+    public int MaxConcurrentTasks { get; }
+
+    [JsonPropertyOrder(1)]
+    public long HeartbeatIntervalMs { get; }
+
+    [JsonPropertyOrder(1)]
+    public long LeaseDurationMs { get; }
+
+    [JsonPropertyOrder(1)]
+    public long DeadAfterMs { get; }
 }
 
 public sealed record HeartbeatResponse(string WorkerId, string Status, IReadOnlyList<StopResponse> Stop, long HeartbeatIntervalMs, long LeaseDurationMs);

@@ -29,14 +29,15 @@ public sealed class WorkerClient(Api api, string id) : IAsyncDisposable
         var token = _heartbeats.Token;
         _loop = Task.Run(async () =>
         {
-            while (!token.IsCancellationRequested)
+            // A worker's heartbeat cadence, as the reference worker keeps it: a period, not a wait.
+            using var period = new PeriodicTimer(TimeSpan.FromMilliseconds(200));
+            do
             {
                 using (await api.PostJsonAsync($"/api/workers/{Id}/heartbeat", new { status = "active" }))
                 {
                 }
-
-                await Task.Delay(200, token).ContinueWith(_ => { }, TaskScheduler.Default);
             }
+            while (await period.WaitForNextTickAsync(token).AsTask().ContinueWith(t => t.IsCompletedSuccessfully && t.Result, TaskScheduler.Default));
         }, token);
     }
 
